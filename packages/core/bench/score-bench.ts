@@ -1,0 +1,115 @@
+/**
+ * `pnpm bench:core`: single-process throughput of scoring CICFlowMeter CSV, parse included,
+ * at stride 50 and stride 1, plus the parser alone and csv-parse for comparison, and peak RSS.
+ *
+ *   pnpm bench:core [--flows 1000000]
+ */
+import { parseArgs } from "node:util";
+import { parse } from "csv-parse";
+import {
+  DEFAULT_FEATURES,
+  FlowCsvReader,
+  TOOL_VERSION,
+  TrainingFlows,
+  scoreFlowCsv,
+  trainModel,
+  type FloodwatchModel,
+} from "../src/index.ts";
+import { corpusFlows, loadBenchCorpus, repeatCorpus, type BenchCorpus } from "./bench-data.ts";
+
+const { values } = parseArgs({ options: { flows: { type: "string", default: "1000000" } } });
+const requestedFlows = Number(values.flows);
+
+const corpus = loadBenchCorpus();
+const flows = corpusFlows(corpus, requestedFlows);
+const mb = (bytes: number) => bytes / 1e6;
+const streamBytes = corpus.header.length + (flows / corpus.bodyFlows) * corpus.body.length;
+
+function train(stride: number, trainStride: number): FloodwatchModel {
+  const reader = new FlowCsvReader({ features: DEFAULT_FEATURES });
+  const training = new TrainingFlows(DEFAULT_FEATURES.length);
+  for (const batch of [...reader.push(corpus.benignTraining), ...reader.end()]) training.add(batch);
+  training.endSequence();
+  return trainModel(training, {
+    features: DEFAULT_FEATURES,
+    window: { size: 50, stride },
+    trainStride,
+    createdAt: new Date(0).toISOString(),
+    toolVersion: TOOL_VERSION,
+    contentHash: "bench",
+    sources: ["bench"],
+  });
+}
+
+function peakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+function benchParser(): number {
+  const reader = new FlowCsvReader({ features: DEFAULT_FEATURES });
+  const started = performance.now();
+  for (const chunk of repeatCorpus(corpus, requestedFlows)) reader.push(chunk);
+  reader.end();
+  return reader.stats.rowsAccepted / ((performance.now() - started) / 1000);
+}
+
+async function benchCsvParse(sample: BenchCorpus, rows: number): Promise<number> {
+  const parser = parse({ relax_column_count: true });
+  let seen = 0;
+  parser.on("data", () => seen++);
+  const done = new Promise((resolve) => parser.on("end", resolve));
+  const started = performance.now();
+  for (const chunk of repeatCorpus(sample, rows)) {
+    if (!parser.write(chunk)) await new Promise((resolve) => parser.once("drain", resolve));
+  }
+  parser.end();
+  await done;
+  return (seen - 1) / ((performance.now() - started) / 1000);
+}
+
+async function benchScore(model: FloodwatchModel) {
+  const started = performance.now();
+  let windows = 0;
+  const summary = await scoreFlowCsv(repeatCorpus(corpus, requestedFlows), model, ({ scores }) => {
+    windows += scores.count;
+  });
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    flowsPerSecond: summary.stats.rowsAccepted / seconds,
+    windowsPerSecond: windows / seconds,
+    windows,
+    anomalies: summary.anomalies,
+    seconds,
+  };
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+console.log(`floodwatch core benchmark — ${corpus.description}`);
+console.log(
+  `${fmt(flows)} flows, ${mb(streamBytes).toFixed(0)} MB of CSV, one process, node ${process.version}`,
+);
+console.log("");
+
+const parserRate = benchParser();
+console.log(
+  `parse only (FlowCsvReader)      ${fmt(parserRate)} flows/s  (${mb((parserRate / flows) * streamBytes).toFixed(0)} MB/s)`,
+);
+const csvParseRows = Math.min(100_000, requestedFlows);
+const csvParseRate = await benchCsvParse(corpus, csvParseRows);
+console.log(
+  `parse only (csv-parse, ${fmt(corpusFlows(corpus, csvParseRows))} rows) ${fmt(csvParseRate)} rows/s`,
+);
+
+for (const [stride, trainStride] of [
+  [50, 10],
+  [1, 5],
+] as const) {
+  const model = train(stride, trainStride);
+  const result = await benchScore(model);
+  console.log(
+    `score, window 50 stride ${String(stride).padEnd(2)}      ${fmt(result.flowsPerSecond)} flows/s  ` +
+      `${fmt(result.windowsPerSecond)} windows/s  ${fmt(result.windows)} windows, ` +
+      `${fmt(result.anomalies)} anomalous, ${result.seconds.toFixed(2)} s`,
+  );
+}
+console.log(`peak RSS                         ${peakRssMb().toFixed(0)} MB`);

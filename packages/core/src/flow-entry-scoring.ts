@@ -1,0 +1,126 @@
+/**
+ * Scores one flow entry: the detector's whole job apart from Redis.
+ */
+import { canonicalColumnKey } from "./flow-features.ts";
+import { flowEntryBatch, FlowEntryError, type FlowEntry } from "./flow-entry.ts";
+import { FlowScoringSession } from "./flow-scoring.ts";
+import type { FloodwatchModel } from "./model-file.ts";
+import type { WindowResult } from "./stream-contracts.ts";
+import { isAttackWindow } from "./window-evaluation.ts";
+import type { WindowScorer } from "./window-scorer.ts";
+
+/** What an entry's windows add to the counters. */
+export interface EntryTally {
+  windows: number;
+  flows: number;
+  anomalies: number;
+  /** Score of the entry's last window. */
+  lastScore: number;
+  /** Lowest score among the entry's windows. */
+  worstScore: number;
+  /** Confusion counts (rule `any`) when labelled, else zeros. */
+  tp: number;
+  fp: number;
+  fn: number;
+  tn: number;
+}
+
+/** An entry's results and tally. */
+export interface ScoredEntry {
+  results: WindowResult[];
+  tally: EntryTally;
+}
+
+/** Whether a model can score an entry built for the given features and window. */
+export function modelFitsEntry(model: FloodwatchModel, entry: FlowEntry): boolean {
+  return (
+    model.features.length === entry.meta.featureCount &&
+    model.window.size === entry.meta.window.size &&
+    model.window.stride === entry.meta.window.stride
+  );
+}
+
+function statisticOffset(model: FloodwatchModel, feature: string): number {
+  const key = canonicalColumnKey(feature);
+  const index = model.features.findIndex((f) => canonicalColumnKey(f) === key);
+  return index < 0 ? -1 : index * 4; // the mean is the first statistic of a feature
+}
+
+/**
+ * Scores every window of an entry with `model`. Throws {@link FlowEntryError} when the model
+ * cannot score it (other features or window geometry).
+ */
+export function scoreFlowEntry(
+  entry: FlowEntry,
+  model: FloodwatchModel,
+  options: { scorer?: WindowScorer; now?: number } = {},
+): ScoredEntry {
+  if (!modelFitsEntry(model, entry)) {
+    throw new FlowEntryError(
+      `model ${model.version} (${model.features.length} features, window ${model.window.size}/${model.window.stride}) ` +
+        `cannot score an entry of ${entry.meta.featureCount} features, window ${entry.meta.window.size}/${entry.meta.window.stride}`,
+    );
+  }
+  const session = new FlowScoringSession(model, {
+    firstWindowIndex: entry.meta.firstWindow,
+    ...(options.scorer ? { scorer: options.scorer } : {}),
+  });
+  const { windows, scores } = session.push(flowEntryBatch(entry));
+  if (windows.count !== entry.meta.windowCount) {
+    throw new FlowEntryError(
+      `entry yields ${windows.count} windows, its meta says ${entry.meta.windowCount}`,
+    );
+  }
+  const packetsAt = statisticOffset(model, "Flow Packets/s");
+  const synAt = statisticOffset(model, "SYN Flag Count");
+  const now = options.now ?? Date.now();
+  const { labelled, uploadId, receivedAt } = entry.meta;
+  const tally: EntryTally = {
+    windows: windows.count,
+    flows: entry.meta.flowCount,
+    anomalies: 0,
+    lastScore: Number.NaN,
+    worstScore: Number.POSITIVE_INFINITY,
+    tp: 0,
+    fp: 0,
+    fn: 0,
+    tn: 0,
+  };
+  const results: WindowResult[] = new Array<WindowResult>(windows.count);
+  for (let w = 0; w < windows.count; w++) {
+    const base = w * windows.width;
+    const score = scores.decision[w]!;
+    const anomaly = scores.anomaly[w] === 1;
+    const result: WindowResult = {
+      uploadId,
+      window: windows.index[w]!,
+      firstLine: windows.firstLine[w]!,
+      lastLine: windows.lastLine[w]!,
+      score,
+      anomaly,
+      pc1: scores.pc1[w]!,
+      pc2: scores.pc2[w]!,
+      modelVersion: model.version,
+      signals: {
+        packetsPerSecond: packetsAt >= 0 ? windows.features[base + packetsAt]! : null,
+        synCount: synAt >= 0 ? windows.features[base + synAt]! : null,
+      },
+      receivedAt,
+      scoredAt: now,
+    };
+    if (labelled) {
+      const attackFlows = windows.attackFlows[w]!;
+      result.attackFlows = attackFlows;
+      const attack = isAttackWindow(attackFlows, model.window.size, "any");
+      if (attack && anomaly) tally.tp++;
+      else if (attack) tally.fn++;
+      else if (anomaly) tally.fp++;
+      else tally.tn++;
+    }
+    if (anomaly) tally.anomalies++;
+    if (score < tally.worstScore) tally.worstScore = score;
+    tally.lastScore = score;
+    results[w] = result;
+  }
+  return { results, tally };
+}

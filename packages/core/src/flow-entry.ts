@@ -1,0 +1,259 @@
+/**
+ * Flow entries: the unit of work on the flows stream. Ingest cuts an upload's flow sequence
+ * into runs of whole windows; each entry carries every flow its windows need (for stride < size
+ * the left context too, so consecutive entries overlap by size - stride flows), packed as
+ * binary. Any detector scores any entry alone; no window is ever assembled across workers.
+ */
+import { flowEntryMetaSchema, type FlowEntryMeta } from "./stream-contracts.ts";
+import {
+  validateWindowSpec,
+  windowCount,
+  type FlowBatch,
+  type WindowSpec,
+} from "./window-aggregator.ts";
+
+/** Packed numbers are little-endian: refuse to run where typed arrays are not. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** An entry in memory. */
+export interface FlowEntry {
+  meta: FlowEntryMeta;
+  /** `flowCount * featureCount` raw feature values (non-finite values kept for the model). */
+  values: Float64Array;
+  /** Source line of each flow. */
+  lines: Float64Array;
+  /** 1 for a labelled non-BENIGN flow. */
+  attack: Uint8Array;
+}
+
+/** An entry as stream fields. */
+export interface EncodedFlowEntry {
+  meta: string;
+  values: Uint8Array;
+  lines: Uint8Array;
+  attack: Uint8Array;
+}
+
+/** A stream entry that cannot be decoded; the reason goes to the dead-letter stream. */
+export class FlowEntryError extends Error {
+  override readonly name = "FlowEntryError";
+}
+
+/** Settings of a {@link FlowEntryBuilder}. */
+export interface FlowEntryBuilderOptions {
+  uploadId: string;
+  featureCount: number;
+  window: WindowSpec;
+  /** Windows per entry (the last entry of an upload may hold fewer). */
+  windowsPerEntry: number;
+  modelVersion: string;
+  labelled: boolean;
+  /** Clock for `receivedAt` (ms since epoch). */
+  now?: () => number;
+}
+
+/** How many windows an entry of about `targetFlows` flows holds: at least one. */
+export function windowsPerEntry(window: WindowSpec, targetFlows: number): number {
+  return Math.max(1, Math.floor((targetFlows - window.size) / window.stride) + 1);
+}
+
+/**
+ * Cuts one upload's flows into entries. Memory: one entry's flows plus one batch.
+ */
+export class FlowEntryBuilder {
+  readonly #options: FlowEntryBuilderOptions;
+  readonly #entryFlows: number;
+  #values: Float64Array;
+  #lines: Float64Array;
+  #attack: Uint8Array;
+  /** Global index of the first buffered flow. */
+  #bufferStart = 0;
+  #buffered = 0;
+  #flows = 0;
+  #nextWindow = 0;
+  #seq = 0;
+
+  constructor(options: FlowEntryBuilderOptions) {
+    validateWindowSpec(options.window);
+    if (!Number.isInteger(options.windowsPerEntry) || options.windowsPerEntry < 1) {
+      throw new RangeError(
+        `windowsPerEntry must be a positive integer, got ${options.windowsPerEntry}`,
+      );
+    }
+    this.#options = options;
+    this.#entryFlows = (options.windowsPerEntry - 1) * options.window.stride + options.window.size;
+    const capacity = this.#entryFlows * 2;
+    this.#values = new Float64Array(capacity * options.featureCount);
+    this.#lines = new Float64Array(capacity);
+    this.#attack = new Uint8Array(capacity);
+  }
+
+  /** Flows pushed so far. */
+  get flows(): number {
+    return this.#flows;
+  }
+
+  /** Windows handed out in entries so far. */
+  get windowsQueued(): number {
+    return this.#nextWindow;
+  }
+
+  /** Entries handed out so far. */
+  get entries(): number {
+    return this.#seq;
+  }
+
+  /** Flows after the last complete window: they form no window and are reported as the tail. */
+  get tailFlows(): number {
+    const complete = windowCount(this.#flows, this.#options.window);
+    if (complete === 0) return this.#flows;
+    return this.#flows - ((complete - 1) * this.#options.window.stride + this.#options.window.size);
+  }
+
+  /** Adds flows; returns the entries they completed. */
+  push(batch: FlowBatch): FlowEntry[] {
+    const { featureCount } = this.#options;
+    if (batch.featureCount !== featureCount) {
+      throw new RangeError(`flows have ${batch.featureCount} features, expected ${featureCount}`);
+    }
+    const out: FlowEntry[] = [];
+    let offset = 0;
+    while (offset < batch.count) {
+      const room = this.#lines.length - this.#buffered;
+      const take = Math.min(room, batch.count - offset);
+      const at = this.#buffered;
+      this.#values.set(
+        batch.values.subarray(offset * featureCount, (offset + take) * featureCount),
+        at * featureCount,
+      );
+      this.#lines.set(batch.lines.subarray(offset, offset + take), at);
+      this.#attack.set(batch.attack.subarray(offset, offset + take), at);
+      this.#buffered += take;
+      this.#flows += take;
+      offset += take;
+      for (;;) {
+        const complete = windowCount(this.#flows, this.#options.window);
+        if (complete - this.#nextWindow < this.#options.windowsPerEntry) break;
+        out.push(this.#emit(this.#options.windowsPerEntry));
+      }
+    }
+    return out;
+  }
+
+  /** Emits the complete windows not yet in an entry (the end of an upload), or null. */
+  flush(): FlowEntry | null {
+    const pending = windowCount(this.#flows, this.#options.window) - this.#nextWindow;
+    return pending > 0 ? this.#emit(pending) : null;
+  }
+
+  #emit(windows: number): FlowEntry {
+    const { window, featureCount } = this.#options;
+    const firstFlow = this.#nextWindow * window.stride;
+    const flowCount = (windows - 1) * window.stride + window.size;
+    const from = firstFlow - this.#bufferStart;
+    const meta: FlowEntryMeta = {
+      v: 1,
+      uploadId: this.#options.uploadId,
+      seq: this.#seq++,
+      firstWindow: this.#nextWindow,
+      windowCount: windows,
+      flowCount,
+      featureCount,
+      window: { size: window.size, stride: window.stride },
+      modelVersion: this.#options.modelVersion,
+      labelled: this.#options.labelled,
+      receivedAt: (this.#options.now ?? Date.now)(),
+    };
+    const entry: FlowEntry = {
+      meta,
+      values: this.#values.slice(from * featureCount, (from + flowCount) * featureCount),
+      lines: this.#lines.slice(from, from + flowCount),
+      attack: this.#attack.slice(from, from + flowCount),
+    };
+    this.#nextWindow += windows;
+    // Drop flows no later window needs; keep the left context of the next window.
+    const keepFrom = this.#nextWindow * window.stride - this.#bufferStart;
+    const keep = this.#buffered - keepFrom;
+    this.#values.copyWithin(0, keepFrom * featureCount, this.#buffered * featureCount);
+    this.#lines.copyWithin(0, keepFrom, this.#buffered);
+    this.#attack.copyWithin(0, keepFrom, this.#buffered);
+    this.#bufferStart += keepFrom;
+    this.#buffered = keep;
+    return entry;
+  }
+}
+
+/** Packs an entry into stream fields (views, no copies). */
+export function encodeFlowEntry(entry: FlowEntry): EncodedFlowEntry {
+  if (!LITTLE_ENDIAN) throw new Error("flow entries are little-endian; this platform is not");
+  const bytes = (a: Float64Array | Uint8Array) =>
+    new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  return {
+    meta: JSON.stringify(entry.meta),
+    values: bytes(entry.values),
+    lines: bytes(entry.lines),
+    attack: entry.attack,
+  };
+}
+
+/** Doubles from bytes; copies when the bytes are not 8-byte aligned (as Redis replies often are). */
+function float64s(bytes: Uint8Array, what: string, expected: number): Float64Array {
+  if (bytes.byteLength !== expected * 8) {
+    throw new FlowEntryError(`${what} holds ${bytes.byteLength} bytes, expected ${expected * 8}`);
+  }
+  if (bytes.byteOffset % 8 === 0) return new Float64Array(bytes.buffer, bytes.byteOffset, expected);
+  return new Float64Array(bytes.slice().buffer, 0, expected);
+}
+
+/** Unpacks and validates stream fields; throws {@link FlowEntryError} saying what is wrong. */
+export function decodeFlowEntry(fields: {
+  meta: string | Uint8Array | undefined;
+  values: Uint8Array | undefined;
+  lines: Uint8Array | undefined;
+  attack: Uint8Array | undefined;
+}): FlowEntry {
+  if (!LITTLE_ENDIAN) throw new Error("flow entries are little-endian; this platform is not");
+  if (
+    fields.meta === undefined ||
+    fields.values === undefined ||
+    fields.lines === undefined ||
+    fields.attack === undefined
+  ) {
+    throw new FlowEntryError("entry lacks one of the fields meta, values, lines, attack");
+  }
+  const metaText =
+    typeof fields.meta === "string" ? fields.meta : new TextDecoder().decode(fields.meta);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(metaText);
+  } catch {
+    throw new FlowEntryError("entry meta is not JSON");
+  }
+  const parsed = flowEntryMetaSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new FlowEntryError(
+      `entry meta invalid at ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+    );
+  }
+  const meta = parsed.data;
+  const values = float64s(fields.values, "values", meta.flowCount * meta.featureCount);
+  const lines = float64s(fields.lines, "lines", meta.flowCount);
+  if (fields.attack.byteLength !== meta.flowCount) {
+    throw new FlowEntryError(
+      `attack holds ${fields.attack.byteLength} bytes, expected ${meta.flowCount}`,
+    );
+  }
+  return { meta, values, lines, attack: fields.attack };
+}
+
+/** The entry's flows as a batch for a {@link WindowAggregator}. */
+export function flowEntryBatch(entry: FlowEntry): FlowBatch {
+  return {
+    count: entry.meta.flowCount,
+    featureCount: entry.meta.featureCount,
+    values: entry.values,
+    lines: entry.lines,
+    attack: entry.attack,
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * @floodwatch/core — the domain logic of floodwatch, free of I/O: flow CSV reading, windows,
+ * Isolation Forest, scaling, threshold calibration, PCA, the model file, evaluation and the
+ * synthetic flow generator. Services and the CLI only wire these to files, Redis and HTTP.
+ */
+export * from "./flow-csv-reader.ts";
+export * from "./flow-features.ts";
+export * from "./flow-generator.ts";
+export * from "./flow-scoring.ts";
+export * from "./growable-matrix.ts";
+export * from "./isolation-forest.ts";
+export * from "./model-file.ts";
+export * from "./model-training.ts";
+export * from "./non-finite-rules.ts";
+export * from "./pca.ts";
+export * from "./prng.ts";
+export * from "./robust-scaler.ts";
+export * from "./stats.ts";
+export * from "./threshold.ts";
+export * from "./version.ts";
+export * from "./window-aggregator.ts";
+export * from "./window-evaluation.ts";
+export * from "./window-scorer.ts";
+export * from "./flow-entry.ts";
+export * from "./flow-entry-scoring.ts";
+export * from "./redis-keys.ts";
+export * from "./stream-contracts.ts";

@@ -1,0 +1,258 @@
+/**
+ * Training: from benign flows to a calibrated model.
+ *
+ * Flows are windowed in their original order, never shuffled (the prototype shuffled flows
+ * first, so its training windows were random flow sets unlike anything it later served). The
+ * windows are split in time order: the first 80% fit the scaler, the forest and the PCA; the
+ * last 20% calibrate the alert threshold.
+ */
+import { GrowableMatrix } from "./growable-matrix.ts";
+import { decisionFunction, fitIsolationForest } from "./isolation-forest.ts";
+import { modelVersionOf, type FloodwatchModel } from "./model-file.ts";
+import { applyNonFiniteRules, learnNonFiniteRules } from "./non-finite-rules.ts";
+import { fitPca } from "./pca.ts";
+import { applyRobustScaler, fitRobustScaler } from "./robust-scaler.ts";
+import { DEFAULT_THRESHOLD_QUANTILE, calibrateThreshold } from "./threshold.ts";
+import {
+  DEFAULT_WINDOW_SPEC,
+  WindowAggregator,
+  validateWindowSpec,
+  windowCount,
+  type FlowBatch,
+  type WindowSpec,
+} from "./window-aggregator.ts";
+
+/** Share of training windows (in time order) that fit the model; the rest calibrate. */
+export const FIT_SHARE = 0.8;
+/** Fewer fit windows than this make the robust scaler's quartiles and the forest meaningless. */
+export const MIN_FIT_WINDOWS = 20;
+/** Fewer validation windows than this make a threshold quantile meaningless. */
+export const MIN_VALIDATION_WINDOWS = 5;
+
+/** Settings of a training run. */
+export interface TrainingOptions {
+  features: readonly string[];
+  /** Serving window geometry, recorded in the model. */
+  window?: WindowSpec;
+  /** Stride of training windows; defaults to the serving stride. */
+  trainStride?: number;
+  trees?: number;
+  maxSamples?: number;
+  /** Threshold quantile of the benign validation scores. */
+  quantile?: number;
+  seed?: number;
+  /** ISO time recorded as the creation time (pass a fixed one for reproducible files). */
+  createdAt: string;
+  toolVersion: string;
+  contentHash: string;
+  sources: string[];
+  /** Called at each stage, for progress displays. */
+  onProgress?: (progress: TrainingProgress) => void;
+}
+
+/** Where a training run is. */
+export type TrainingProgress =
+  | { stage: "windows"; flows: number; windows: number }
+  | { stage: "forest"; fitWindows: number; trees: number }
+  | { stage: "calibration"; validationWindows: number }
+  | { stage: "pca" };
+
+/** Training cannot go on with this input and these settings. */
+export class TrainingError extends Error {
+  override readonly name = "TrainingError";
+}
+
+/**
+ * Benign training flows: consecutive sequences (one per input file) in one row-major matrix.
+ * Windows never span two sequences.
+ */
+export class TrainingFlows {
+  readonly #matrix: GrowableMatrix;
+  readonly #sequenceEnds: number[] = [];
+  #excluded = 0;
+
+  constructor(readonly featureCount: number) {
+    this.#matrix = new GrowableMatrix(featureCount, 4096);
+  }
+
+  /** Adds a batch to the current sequence, leaving out rows labelled as attacks. */
+  add(batch: FlowBatch): void {
+    let runStart = 0;
+    for (let i = 0; i <= batch.count; i++) {
+      if (i === batch.count || batch.attack[i] === 1) {
+        if (i > runStart) this.#matrix.appendRows(batch.values, runStart, i - runStart);
+        if (i < batch.count) this.#excluded++;
+        runStart = i + 1;
+      }
+    }
+  }
+
+  /** Closes the current sequence (call after each input file). */
+  endSequence(): void {
+    const end = this.#matrix.rows;
+    if (end > (this.#sequenceEnds.at(-1) ?? 0)) this.#sequenceEnds.push(end);
+  }
+
+  get flows(): number {
+    return this.#matrix.rows;
+  }
+
+  /** Labelled non-BENIGN rows left out. */
+  get excluded(): number {
+    return this.#excluded;
+  }
+
+  /** The flows, row-major. */
+  get values(): Float64Array {
+    return this.#matrix.view();
+  }
+
+  /** End (exclusive flow index) of each sequence. */
+  get sequenceEnds(): readonly number[] {
+    const ends = [...this.#sequenceEnds];
+    if (this.#matrix.rows > (ends.at(-1) ?? 0)) ends.push(this.#matrix.rows);
+    return ends;
+  }
+}
+
+/**
+ * Trains a model on benign flows. Throws {@link TrainingError} when there are too few windows,
+ * saying how many the settings need.
+ */
+export function trainModel(flows: TrainingFlows, options: TrainingOptions): FloodwatchModel {
+  const window = options.window ?? DEFAULT_WINDOW_SPEC;
+  validateWindowSpec(window);
+  const trainStride = options.trainStride ?? window.stride;
+  const trainSpec: WindowSpec = { size: window.size, stride: trainStride };
+  validateWindowSpec(trainSpec);
+  const trees = options.trees ?? 100;
+  const maxSamples = options.maxSamples ?? 256;
+  const quantile = options.quantile ?? DEFAULT_THRESHOLD_QUANTILE;
+  const seed = options.seed ?? 42;
+  const featureCount = flows.featureCount;
+  if (featureCount !== options.features.length) {
+    throw new RangeError(
+      `flows have ${featureCount} features, options name ${options.features.length}`,
+    );
+  }
+  const width = featureCount * 4;
+
+  const values = flows.values;
+  const nonFinite = learnNonFiniteRules(values, flows.flows, featureCount);
+  const valuesReplaced = applyNonFiniteRules(nonFinite, values, flows.flows, featureCount);
+
+  // Windows of every sequence, in time order, with the flow index each one ends at.
+  const windows = new GrowableMatrix(width, 1024);
+  const windowEnds: number[] = [];
+  let sequenceStart = 0;
+  for (const sequenceEnd of flows.sequenceEnds) {
+    const count = sequenceEnd - sequenceStart;
+    const aggregator = new WindowAggregator(featureCount, trainSpec);
+    const batch: FlowBatch = {
+      count,
+      featureCount,
+      values: values.subarray(sequenceStart * featureCount, sequenceEnd * featureCount),
+      lines: new Float64Array(count),
+      attack: new Uint8Array(count),
+    };
+    const closed = aggregator.push(batch);
+    windows.appendRows(closed.features, 0, closed.count);
+    for (let w = 0; w < closed.count; w++) {
+      windowEnds.push(sequenceStart + closed.index[w]! * trainStride + window.size);
+    }
+    sequenceStart = sequenceEnd;
+  }
+  const totalWindows = windows.rows;
+  options.onProgress?.({ stage: "windows", flows: flows.flows, windows: totalWindows });
+
+  // Time-ordered split. With a train stride below the window size, neighbouring windows share
+  // flows; validation starts after the last fit window ends so that it never sees fit flows.
+  const fitWindows = Math.floor(totalWindows * FIT_SHARE);
+  const fitEnd = fitWindows > 0 ? windowEnds[fitWindows - 1]! : 0;
+  let validationStart = fitWindows;
+  const sequenceOfFlow = (flow: number) => flows.sequenceEnds.findIndex((end) => flow < end);
+  while (
+    validationStart < totalWindows &&
+    windowEnds[validationStart]! - window.size < fitEnd &&
+    sequenceOfFlow(windowEnds[validationStart]! - 1) === sequenceOfFlow(fitEnd - 1)
+  ) {
+    validationStart++;
+  }
+  const validationWindows = totalWindows - validationStart;
+  if (fitWindows < MIN_FIT_WINDOWS || validationWindows < MIN_VALIDATION_WINDOWS) {
+    const gap = Math.ceil(window.size / trainStride) - 1;
+    const needed = Math.max(
+      Math.ceil(MIN_FIT_WINDOWS / FIT_SHARE),
+      MIN_FIT_WINDOWS + MIN_VALIDATION_WINDOWS + gap,
+    );
+    const neededFlows = window.size + (needed - 1) * trainStride;
+    throw new TrainingError(
+      `too few training windows: ${flows.flows} benign flows give ${totalWindows} windows of ` +
+        `${window.size} flows at train stride ${trainStride} (${fitWindows} to fit, ` +
+        `${validationWindows} to validate); training needs at least ${needed} windows ` +
+        `(${MIN_FIT_WINDOWS} to fit, ${MIN_VALIDATION_WINDOWS} to validate), about ` +
+        `${neededFlows} flows in one file — use a smaller --train-stride or more benign data`,
+    );
+  }
+
+  const all = windows.view();
+  const fit = all.slice(0, fitWindows * width);
+  const validation = all.slice(validationStart * width, totalWindows * width);
+  const scaler = fitRobustScaler(fit, fitWindows, width);
+  applyRobustScaler(scaler, fit, fitWindows, width);
+  applyRobustScaler(scaler, validation, validationWindows, width);
+
+  options.onProgress?.({ stage: "forest", fitWindows, trees });
+  const forest = fitIsolationForest(fit, fitWindows, width, {
+    nEstimators: trees,
+    maxSamples,
+    seed,
+  });
+
+  options.onProgress?.({ stage: "calibration", validationWindows });
+  const validationScores = decisionFunction(forest, validation, validationWindows, width);
+  const calibration = calibrateThreshold(validationScores, quantile);
+
+  options.onProgress?.({ stage: "pca" });
+  const pca = fitPca(fit, fitWindows, width);
+
+  const body: Omit<FloodwatchModel, "version" | "createdAt"> = {
+    toolVersion: options.toolVersion,
+    features: [...options.features],
+    window: { size: window.size, stride: window.stride },
+    nonFinite,
+    scaler,
+    forest,
+    threshold: {
+      value: calibration.threshold,
+      quantile: calibration.quantile,
+      validationFpr: calibration.validationFpr,
+      validationWindows: calibration.validationWindows,
+    },
+    pca,
+    training: {
+      flows: flows.flows,
+      flowsExcluded: flows.excluded,
+      valuesReplaced,
+      windows: totalWindows,
+      fitWindows,
+      validationWindows,
+      trainStride,
+      contentHash: options.contentHash,
+      seed,
+      trees,
+      maxSamples,
+      sources: [...options.sources],
+    },
+  };
+  return { version: modelVersionOf(body), createdAt: options.createdAt, ...body };
+}
+
+/** Number of training windows a sequence of `flows` gives with these settings. */
+export function trainingWindowCount(
+  flows: number,
+  window: WindowSpec,
+  trainStride: number,
+): number {
+  return windowCount(flows, { size: window.size, stride: trainStride });
+}

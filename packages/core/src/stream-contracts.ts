@@ -1,0 +1,199 @@
+/**
+ * Every message that crosses Redis or HTTP, as one zod schema each. Producers and consumers
+ * share the inferred types and validate at the boundary.
+ */
+import { z } from "zod";
+
+/** Window geometry as carried in messages. */
+export const windowSpecSchema = z.object({
+  size: z.number().int().min(2),
+  stride: z.number().int().min(1),
+});
+
+/**
+ * Metadata of one flow entry on the flows stream. An entry is self-contained: it carries every
+ * flow its windows need (for stride < size, the left context too), so any detector can score it
+ * alone. Its flows are `[firstWindow * stride, (firstWindow + windowCount - 1) * stride + size)`
+ * of the upload's sequence.
+ */
+export const flowEntryMetaSchema = z
+  .object({
+    v: z.literal(1),
+    uploadId: z.string().min(1),
+    /** Entry number within the upload, from 0. */
+    seq: z.number().int().min(0),
+    firstWindow: z.number().int().min(0),
+    windowCount: z.number().int().min(1),
+    flowCount: z.number().int().min(1),
+    featureCount: z.number().int().min(1),
+    window: windowSpecSchema,
+    /** Version of the model whose features and window shaped this entry. */
+    modelVersion: z.string().min(1),
+    labelled: z.boolean(),
+    /** When ingest read the entry's last flow (ms since epoch): the start of its latency. */
+    receivedAt: z.number(),
+  })
+  .refine((m) => m.flowCount === (m.windowCount - 1) * m.window.stride + m.window.size, {
+    message: "flowCount must equal (windowCount - 1) * stride + size",
+    path: ["flowCount"],
+  });
+export type FlowEntryMeta = z.infer<typeof flowEntryMetaSchema>;
+
+/** Headline signals of a window, for the alert log. */
+export const windowSignalsSchema = z.object({
+  /** Mean `Flow Packets/s` over the window's flows, when the model has that feature. */
+  packetsPerSecond: z.number().nullable(),
+  /** Mean `SYN Flag Count` over the window's flows, when the model has that feature. */
+  synCount: z.number().nullable(),
+});
+
+/** The result of scoring one window. */
+export const windowResultSchema = z.object({
+  uploadId: z.string(),
+  window: z.number().int().min(0),
+  firstLine: z.number().int(),
+  lastLine: z.number().int(),
+  /** Decision score: lower is more anomalous. */
+  score: z.number(),
+  anomaly: z.boolean(),
+  pc1: z.number(),
+  pc2: z.number(),
+  modelVersion: z.string(),
+  /** Attack flows in the window, when the upload is labelled. */
+  attackFlows: z.number().int().min(0).optional(),
+  signals: windowSignalsSchema,
+  /** When ingest read the window's last flow (ms since epoch). */
+  receivedAt: z.number(),
+  /** When the detector committed the result (ms since epoch). */
+  scoredAt: z.number(),
+});
+export type WindowResult = z.infer<typeof windowResultSchema>;
+
+/** One entry of the results stream: the windows of one flow entry, in order. */
+export const resultBatchSchema = z.array(windowResultSchema);
+
+/** A dead-lettered flow entry, as the API shows it. */
+export const deadLetterSchema = z.object({
+  entryId: z.string(),
+  uploadId: z.string().nullable(),
+  reason: z.string(),
+  deliveries: z.number().int(),
+  at: z.number(),
+});
+export type DeadLetter = z.infer<typeof deadLetterSchema>;
+
+/** A rejected row as reported to the user. */
+export const rejectedRowSchema = z.object({
+  line: z.number().int(),
+  column: z.number().int().optional(),
+  reason: z.string(),
+});
+
+/** Lifecycle of an upload. */
+export const UPLOAD_STATES = ["streaming", "scoring", "done", "failed"] as const;
+export type UploadState = (typeof UPLOAD_STATES)[number];
+
+/** Detection quality so far, for labelled uploads (window rule `any`). */
+export const qualitySchema = z.object({
+  tp: z.number().int(),
+  fp: z.number().int(),
+  fn: z.number().int(),
+  tn: z.number().int(),
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+});
+export type Quality = z.infer<typeof qualitySchema>;
+
+/** An upload's state as the API reports it. */
+export const uploadStatusSchema = z.object({
+  uploadId: z.string(),
+  name: z.string(),
+  state: z.enum(UPLOAD_STATES),
+  error: z.string().optional(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  rowsAccepted: z.number().int(),
+  rowsRejected: z.number().int(),
+  rejected: z.array(rejectedRowSchema),
+  windowsQueued: z.number().int(),
+  windowsScored: z.number().int(),
+  anomalies: z.number().int(),
+  tailFlows: z.number().int(),
+  deadLetters: z.number().int(),
+  labelled: z.boolean(),
+  modelVersion: z.string(),
+  window: windowSpecSchema,
+  lastScore: z.number().nullable(),
+  worstScore: z.number().nullable(),
+  quality: qualitySchema.nullable(),
+});
+export type UploadStatus = z.infer<typeof uploadStatusSchema>;
+
+/** `201` answer of `POST /api/uploads`. */
+export const uploadAcceptedSchema = z.object({
+  uploadId: z.string(),
+  name: z.string(),
+  rowsAccepted: z.number().int(),
+  rowsRejected: z.number().int(),
+  rejected: z.array(rejectedRowSchema),
+  windowsQueued: z.number().int(),
+  tailFlows: z.number().int(),
+  labelled: z.boolean(),
+  modelVersion: z.string(),
+});
+export type UploadAccepted = z.infer<typeof uploadAcceptedSchema>;
+
+/** The active model, as the API and dashboard show it. */
+export const modelSummarySchema = z.object({
+  version: z.string(),
+  features: z.array(z.string()),
+  window: z.number().int(),
+  stride: z.number().int(),
+  threshold: z.number(),
+  quantile: z.number(),
+  validationFpr: z.number(),
+  trainedAt: z.string(),
+  explainedVariance: z.tuple([z.number(), z.number()]),
+  trainingFlows: z.number().int(),
+});
+export type ModelSummary = z.infer<typeof modelSummarySchema>;
+
+/** `GET /api/summary` and the WebSocket's summary message. */
+export const summarySchema = z.object({
+  windowsScored: z.number().int(),
+  flowsScored: z.number().int(),
+  anomalies: z.number().int(),
+  threshold: z.number().nullable(),
+  lastScore: z.number().nullable(),
+  worstScore: z.number().nullable(),
+  flowsPerSecond: z.number(),
+  /** Flow entries not yet acknowledged by the detectors (consumer-group lag plus pending). */
+  backlog: z.number().int(),
+  deadLetters: z.number().int(),
+  detectors: z.object({ active: z.number().int() }),
+  model: modelSummarySchema.nullable(),
+});
+export type Summary = z.infer<typeof summarySchema>;
+
+/** Messages the API pushes on `GET /ws`. */
+export const serverMessageSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("summary"), summary: summarySchema }),
+  /** Newly scored windows, oldest first, batched. */
+  z.object({ type: z.literal("window"), windows: z.array(windowResultSchema) }),
+  /** Recent windows on connect, oldest first. */
+  z.object({ type: z.literal("history"), windows: z.array(windowResultSchema) }),
+  z.object({ type: z.literal("upload"), upload: uploadStatusSchema }),
+]);
+export type ServerMessage = z.infer<typeof serverMessageSchema>;
+
+/** Body of every HTTP error answer: what went wrong and, for bad input, where. */
+export const errorBodySchema = z.object({
+  error: z.string(),
+  message: z.string(),
+  line: z.number().int().optional(),
+  column: z.number().int().optional(),
+  missing: z.array(z.string()).optional(),
+  seen: z.array(z.string()).optional(),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;

@@ -1,0 +1,120 @@
+/**
+ * Scores windows with a trained model: Isolation Forest decision score, threshold, and the PCA
+ * projection the dashboard plots.
+ *
+ * The model stores its forest and PCA over robust-scaled window statistics (as scikit-learn
+ * would). Scaling is monotone per column, so at load time each split threshold is mapped back
+ * to raw units — the largest raw value whose scaled value passes the split, so every window
+ * takes exactly the path it would take after scaling — and the PCA loadings are divided by the
+ * scale: the hot path then never copies or scales a window.
+ */
+import { scoreSamples, type IsolationForestModel } from "./isolation-forest.ts";
+import type { FloodwatchModel } from "./model-file.ts";
+import type { WindowBatch } from "./window-aggregator.ts";
+
+/** Scores of one batch of windows, aligned with the batch. */
+export interface ScoredWindows {
+  count: number;
+  /** Isolation Forest decision score: lower is more anomalous; 0 is the forest's own midpoint. */
+  decision: Float64Array;
+  /** 1 when the decision score is below the model's threshold. */
+  anomaly: Uint8Array;
+  pc1: Float64Array;
+  pc2: Float64Array;
+}
+
+/** scikit-learn's decision_function offset for contamination="auto". */
+const DECISION_OFFSET = 0.5;
+
+/** Scores batches of windows with one model. */
+export class WindowScorer {
+  readonly #forest: IsolationForestModel;
+  /** PCA loadings over raw statistics (PC1 then PC2), and the constant each projection adds. */
+  readonly #loadings1: Float64Array;
+  readonly #loadings2: Float64Array;
+  readonly #offset1: number;
+  readonly #offset2: number;
+  readonly #width: number;
+
+  constructor(readonly model: FloodwatchModel) {
+    const { center, scale } = model.scaler;
+    const forest = model.forest;
+    const threshold = new Float64Array(forest.threshold.length);
+    for (let node = 0; node < threshold.length; node++) {
+      const f = forest.feature[node]!;
+      threshold[node] = f >= 0 ? rawThreshold(forest.threshold[node]!, center[f]!, scale[f]!) : 0;
+    }
+    this.#forest = { ...forest, threshold };
+    this.#width = model.features.length * 4;
+    const width = this.#width;
+    const [c1, c2] = model.pca.components;
+    this.#loadings1 = new Float64Array(width);
+    this.#loadings2 = new Float64Array(width);
+    let offset1 = 0;
+    let offset2 = 0;
+    for (let j = 0; j < width; j++) {
+      this.#loadings1[j] = c1[j]! / scale[j]!;
+      this.#loadings2[j] = c2[j]! / scale[j]!;
+      const shift = center[j]! / scale[j]! + model.pca.mean[j]!;
+      offset1 -= c1[j]! * shift;
+      offset2 -= c2[j]! * shift;
+    }
+    this.#offset1 = offset1;
+    this.#offset2 = offset2;
+  }
+
+  /** Scores every window of the batch. */
+  score(windows: WindowBatch): ScoredWindows {
+    const { count, width, features } = windows;
+    if (width !== this.#width) {
+      throw new RangeError(`windows have ${width} statistics, the model expects ${this.#width}`);
+    }
+    const decision = scoreSamples(this.#forest, features, count, width);
+    const anomaly = new Uint8Array(count);
+    const pc1 = new Float64Array(count);
+    const pc2 = new Float64Array(count);
+    const threshold = this.model.threshold.value;
+    const l1 = this.#loadings1;
+    const l2 = this.#loadings2;
+    for (let w = 0; w < count; w++) {
+      const d = decision[w]! + DECISION_OFFSET;
+      decision[w] = d;
+      anomaly[w] = d < threshold ? 1 : 0;
+      let p1 = this.#offset1;
+      let p2 = this.#offset2;
+      const base = w * width;
+      for (let j = 0; j < width; j++) {
+        const v = features[base + j]!;
+        p1 += v * l1[j]!;
+        p2 += v * l2[j]!;
+      }
+      pc1[w] = p1;
+      pc2[w] = p2;
+    }
+    return { count, decision, anomaly, pc1, pc2 };
+  }
+}
+
+const bits = new Float64Array(1);
+const bitsAsInt = new BigInt64Array(bits.buffer);
+
+/** The adjacent double towards +Infinity (`up`) or -Infinity. */
+function nextDouble(x: number, up: boolean): number {
+  if (x === 0) return up ? Number.MIN_VALUE : -Number.MIN_VALUE;
+  bits[0] = x;
+  bitsAsInt[0] = bitsAsInt[0]! + (x > 0 === up ? 1n : -1n);
+  return bits[0];
+}
+
+/**
+ * The largest raw value `x` with `(x - center) / scale <= t` in floating point: comparing raw
+ * values against it gives exactly the scaled comparison, even for values lying on a split.
+ */
+export function rawThreshold(t: number, center: number, scale: number): number {
+  const passes = (x: number) => (x - center) / scale <= t;
+  let x = t * scale + center;
+  if (!Number.isFinite(x)) return x;
+  while (!passes(x)) x = nextDouble(x, false);
+  for (let next = nextDouble(x, true); passes(next); next = nextDouble(x, true)) x = next;
+  return x;
+}
