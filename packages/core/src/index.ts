@@ -25,3 +25,4 @@ export * from "./flow-entry.ts";
 export * from "./flow-entry-scoring.ts";
 export * from "./redis-keys.ts";
 export * from "./stream-contracts.ts";
+export * from "./model-summary.ts";

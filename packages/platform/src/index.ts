@@ -1,0 +1,5 @@
+export * from "./logger.ts";
+export * from "./model-registry.ts";
+export * from "./redis-connection.ts";
+export * from "./redis-server.ts";
+export * from "./service-config.ts";
