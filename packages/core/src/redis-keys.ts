@@ -36,9 +36,13 @@ export interface RedisKeys {
   models: string;
   /** Pub/sub channel announcing a newly activated model version. */
   modelChannel: string;
+  /** Pub/sub channel of training job events ({@link TrainingJobStatus} JSON). */
+  trainingChannel: string;
+  /** Prefix for BullMQ queues, so they live beside the deployment's other keys. */
+  queuePrefix: string;
 }
 
-/** Builds the keys for a prefix. */
+/** Builds the keys for a prefix. See docs/architecture.md for what each holds. */
 export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
   if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) {
     throw new RangeError(
@@ -60,5 +64,7 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     model: (version) => key(`model:${version}`),
     models: key("models"),
     modelChannel: key("model:activated"),
+    trainingChannel: key("training:events"),
+    queuePrefix: key("queue"),
   };
 }

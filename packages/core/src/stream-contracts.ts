@@ -176,6 +176,28 @@ export const summarySchema = z.object({
 });
 export type Summary = z.infer<typeof summarySchema>;
 
+/** States of a background training job (BullMQ's, narrowed). */
+export const TRAINING_JOB_STATES = ["waiting", "active", "completed", "failed"] as const;
+
+/** Where a training job is, for `GET /api/models/jobs/:id` and the WebSocket. */
+export const trainingJobStatusSchema = z.object({
+  jobId: z.string(),
+  state: z.enum(TRAINING_JOB_STATES),
+  progress: z.object({
+    /** `reading`, `windows`, `forest`, `calibration`, `stored`. */
+    stage: z.string(),
+    rowsRead: z.number().int(),
+    windows: z.number().int(),
+    treesGrown: z.number().int(),
+    trees: z.number().int(),
+  }),
+  /** The new model version, once completed. */
+  version: z.string().optional(),
+  /** Why the job failed, once failed. */
+  error: z.string().optional(),
+});
+export type TrainingJobStatus = z.infer<typeof trainingJobStatusSchema>;
+
 /** Messages the API pushes on `GET /ws`. */
 export const serverMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("summary"), summary: summarySchema }),
@@ -184,6 +206,9 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
   /** Recent windows on connect, oldest first. */
   z.object({ type: z.literal("history"), windows: z.array(windowResultSchema) }),
   z.object({ type: z.literal("upload"), upload: uploadStatusSchema }),
+  z.object({ type: z.literal("training"), job: trainingJobStatusSchema }),
+  /** The active model changed. */
+  z.object({ type: z.literal("model"), model: modelSummarySchema }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 
