@@ -112,6 +112,14 @@ describe("FlowEntryBuilder", () => {
     expect(builder.tailFlows).toBe(total - covered);
   });
 
+  it("keeps entries on the boundaries where sliding statistics re-anchor", () => {
+    expect(windowsPerEntry({ size: 50, stride: 10 }, 500)).toBe(45);
+    expect(windowsPerEntry({ size: 50, stride: 1 }, 2_000)).toBe(1_950);
+    expect(windowsPerEntry({ size: 50, stride: 7 }, 100)).toBe(50);
+    expect(windowsPerEntry({ size: 50, stride: 50 }, 2_000)).toBe(40);
+    expect(() => buildEntries(flows(10, 1), { size: 50, stride: 10 }, 4)).toThrow(/multiple of 5/);
+  });
+
   it("reports a short upload as tail flows and emits nothing", () => {
     const { builder, entries } = buildEntries(flows(49, 1), { size: 50, stride: 50 }, 10);
     expect(entries).toEqual([]);
@@ -123,6 +131,7 @@ describe("scoreFlowEntry", () => {
   it.each([
     { size: 50, stride: 50 },
     { size: 50, stride: 10 },
+    { size: 50, stride: 1 },
   ])("scores entries alone exactly as the whole sequence at %o", (window) => {
     const m = model(window);
     const batch = flows(3_000, 2, 1_500);
@@ -146,7 +155,7 @@ describe("scoreFlowEntry", () => {
 
   it("refuses an entry the model cannot score", () => {
     const m = model({ size: 50, stride: 50 });
-    const { entries } = buildEntries(flows(200, 3), { size: 50, stride: 10 }, 4);
+    const { entries } = buildEntries(flows(200, 3), { size: 50, stride: 10 }, 5);
     expect(() => scoreFlowEntry(entries[0]!, m)).toThrow(FlowEntryError);
     expect(() => scoreFlowEntry(entries[0]!, m)).toThrow(/window 50\/10/);
   });

@@ -52,9 +52,30 @@ export interface FlowEntryBuilderOptions {
   now?: () => number;
 }
 
-/** How many windows an entry of about `targetFlows` flows holds: at least one. */
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * The number of windows every entry (but an upload's last) must hold a multiple of: entries then
+ * start at a flow whose number is a multiple of the window size. The sliding aggregator
+ * re-anchors its running sums exactly every `size` flows counted from its first flow, so an
+ * entry that starts on such a boundary reproduces the whole sequence's statistics bit for bit;
+ * one that starts elsewhere rounds differently (about 1e-16), and a forest that split between
+ * two such roundings of the same training value would score the window differently.
+ */
+export function entryWindowMultiple(window: WindowSpec): number {
+  return window.size / gcd(window.size, window.stride);
+}
+
+/**
+ * How many windows an entry of about `targetFlows` flows holds: a positive multiple of
+ * {@link entryWindowMultiple}.
+ */
 export function windowsPerEntry(window: WindowSpec, targetFlows: number): number {
-  return Math.max(1, Math.floor((targetFlows - window.size) / window.stride) + 1);
+  const multiple = entryWindowMultiple(window);
+  const fit = Math.floor((targetFlows - window.size) / window.stride) + 1;
+  return Math.max(1, Math.floor(fit / multiple)) * multiple;
 }
 
 /**
@@ -78,6 +99,13 @@ export class FlowEntryBuilder {
     if (!Number.isInteger(options.windowsPerEntry) || options.windowsPerEntry < 1) {
       throw new RangeError(
         `windowsPerEntry must be a positive integer, got ${options.windowsPerEntry}`,
+      );
+    }
+    const multiple = entryWindowMultiple(options.window);
+    if (options.windowsPerEntry % multiple !== 0) {
+      throw new RangeError(
+        `windowsPerEntry must be a multiple of ${multiple} for window ${options.window.size}/${options.window.stride} ` +
+          `(so entries start where the sliding statistics re-anchor), got ${options.windowsPerEntry}`,
       );
     }
     this.#options = options;
