@@ -1,11 +1,14 @@
 /** Configuration of the local launcher (`pnpm start`), parsed once with zod. */
 import { z } from "zod";
-import { parseConfig, portVariable, positiveIntVariable } from "@floodwatch/platform";
+import {
+  parseConfig,
+  portVariable,
+  positiveIntVariable,
+  redisUrlVariable,
+} from "@floodwatch/platform";
 
 export const launcherConfigSchema = z.object({
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, "expected a redis:// or rediss:// URL")
+  REDIS_URL: redisUrlVariable()
     .optional()
     .describe(
       "Redis to use; when unset, `pnpm start` runs a private redis-server (append-only) on a free port",

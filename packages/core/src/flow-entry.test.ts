@@ -147,9 +147,11 @@ describe("scoreFlowEntry", () => {
     expect(results.every((r) => r.modelVersion === m.version && r.receivedAt === 1_000)).toBe(true);
     const anomalies = results.filter((r) => r.anomaly).length;
     expect(anomalies).toBeGreaterThan(0);
-    const tally = entries
-      .map((entry) => scoreFlowEntry(entry, m).tally)
-      .reduce((a, t) => ({ windows: a.windows + t.windows, anomalies: a.anomalies + t.anomalies }));
+    const tallies = entries.map((entry) => scoreFlowEntry(entry, m).tally);
+    const tally = {
+      windows: tallies.reduce((sum, t) => sum + t.windows, 0),
+      anomalies: tallies.reduce((sum, t) => sum + t.anomalies, 0),
+    };
     expect(tally).toMatchObject({ windows: results.length, anomalies });
   });
 

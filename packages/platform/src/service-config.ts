@@ -50,13 +50,31 @@ export const booleanVariable = (defaultValue: boolean) =>
     .default(defaultValue ? "true" : "false")
     .transform((v) => v === "true" || v === "1" || v === "yes");
 
+/**
+ * A `redis://` or `rediss://` URL with a host and, when a `:` follows the host, a port: an
+ * empty port (`redis://127.0.0.1:`, a shell variable that came out empty) would otherwise fall
+ * back to 6379 and silently talk to some other Redis.
+ */
+export const redisUrlVariable = () =>
+  z.string().refine(
+    (value) => {
+      if (!/^rediss?:\/\/[^/:]+(:\d+)?(\/\d*)?$/.test(value.replace(/\/\/[^@/]*@/, "//")))
+        return false;
+      try {
+        return new URL(value).hostname !== "";
+      } catch {
+        return false;
+      }
+    },
+    {
+      message: "expected redis://host[:port][/db] or rediss://..., with a port when a ':' is given",
+    },
+  );
+
 /** Variables every service reads. */
 export const commonConfigShape = {
   /** Where Redis is. */
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, "expected a redis:// or rediss:// URL")
-    .default("redis://127.0.0.1:6379"),
+  REDIS_URL: redisUrlVariable().default("redis://127.0.0.1:6379"),
   /** Prefix of every Redis key, so several deployments can share one Redis. */
   FLOODWATCH_KEY_PREFIX: z
     .string()
