@@ -77,7 +77,12 @@ export function scoreFlowEntry(
   const { labelled, uploadId, receivedAt } = entry.meta;
   const tally: EntryTally = {
     windows: windows.count,
-    flows: entry.meta.flowCount,
+    // Flows this entry adds to the sequence's coverage: its left context was counted by the
+    // entry before it, so summing over an upload's entries gives each flow once.
+    flows:
+      entry.meta.firstWindow === 0
+        ? entry.meta.flowCount
+        : entry.meta.windowCount * entry.meta.window.stride,
     anomalies: 0,
     lastScore: Number.NaN,
     worstScore: Number.POSITIVE_INFINITY,

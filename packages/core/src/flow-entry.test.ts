@@ -151,8 +151,10 @@ describe("scoreFlowEntry", () => {
     const tally = {
       windows: tallies.reduce((sum, t) => sum + t.windows, 0),
       anomalies: tallies.reduce((sum, t) => sum + t.anomalies, 0),
+      flows: tallies.reduce((sum, t) => sum + t.flows, 0),
     };
-    expect(tally).toMatchObject({ windows: results.length, anomalies });
+    const covered = (results.length - 1) * window.stride + window.size;
+    expect(tally).toEqual({ windows: results.length, anomalies, flows: covered });
   });
 
   it("refuses an entry the model cannot score", () => {
@@ -169,8 +171,9 @@ describe("encodeFlowEntry / decodeFlowEntry", () => {
   it("round-trips, also from unaligned buffers as Redis replies give them", () => {
     const original = entry();
     const encoded = encodeFlowEntry(original);
+    // As ioredis gives them: Node Buffers at odd offsets inside one larger reply buffer.
     const unaligned = (bytes: Uint8Array) => {
-      const padded = new Uint8Array(bytes.byteLength + 1);
+      const padded = Buffer.alloc(bytes.byteLength + 1);
       padded.set(bytes, 1);
       return padded.subarray(1);
     };

@@ -230,7 +230,9 @@ function float64s(bytes: Uint8Array, what: string, expected: number): Float64Arr
     throw new FlowEntryError(`${what} holds ${bytes.byteLength} bytes, expected ${expected * 8}`);
   }
   if (bytes.byteOffset % 8 === 0) return new Float64Array(bytes.buffer, bytes.byteOffset, expected);
-  return new Float64Array(bytes.slice().buffer, 0, expected);
+  // Uint8Array's own slice copies; a Node Buffer's `slice` would return a view of the whole
+  // reply buffer (ioredis hands us Buffers).
+  return new Float64Array(Uint8Array.prototype.slice.call(bytes).buffer, 0, expected);
 }
 
 /** Unpacks and validates stream fields; throws {@link FlowEntryError} saying what is wrong. */

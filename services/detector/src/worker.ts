@@ -1,0 +1,606 @@
+/**
+ * The detector worker: one consumer in the `detectors` group on the flows stream. It scores each
+ * flow entry alone and commits it with one guarded Lua step, so every window counts exactly once
+ * however often its entry is delivered. Entries of a detector that died are claimed after
+ * `claimIdleMs`; entries that cannot be scored go to the dead-letter stream.
+ *
+ * Three connections, each with one job: `reader` only blocks in XREADGROUP (so `close()` can
+ * unblock it without disturbing anything else), `subscriber` only listens for model
+ * activations, `redis` does everything else.
+ */
+import {
+  DETECTOR_GROUP,
+  FlowEntryError,
+  ModelFileError,
+  decodeFlowEntry,
+  scoreFlowEntry,
+  type FlowEntry,
+  type RedisKeys,
+} from "@floodwatch/core";
+import {
+  UnknownModelError,
+  activeModelVersion,
+  ensureActiveModel,
+  type Logger,
+} from "@floodwatch/platform";
+import type { Redis } from "ioredis";
+import { commitScoredEntry, deadLetterEntry, trimAcknowledgedFlows } from "./commit-script.ts";
+import type { DetectorMetrics } from "./metrics.ts";
+import { ModelStore } from "./model-store.ts";
+import {
+  parseAutoClaimReply,
+  parsePendingDeliveries,
+  parseReadGroupReply,
+  type RawStreamEntry,
+} from "./stream-replies.ts";
+import { InterruptibleSleep, TIMED_OUT, within } from "./timing.ts";
+
+/** Settings of a {@link DetectorWorker}; the first six come from the environment. */
+export interface DetectorWorkerOptions {
+  /** Consumer name, unique per process. */
+  name: string;
+  /** Entries per XREADGROUP and per XAUTOCLAIM. */
+  readCount: number;
+  /** Longest blocking wait of one XREADGROUP. */
+  blockMs: number;
+  /** Idle time after which a pending entry is claimed. */
+  claimIdleMs: number;
+  /** Deliveries an entry may fail before it is dead-lettered. */
+  maxDeliveries: number;
+  /** Approximate cap of the results stream. */
+  resultsMaxLength: number;
+  /** Heartbeat period (default 2 s: a detector counts as live for 15 s after one). */
+  heartbeatMs?: number;
+  /** Period of the active-model check that covers a missed activation message (default 10 s). */
+  modelCheckMs?: number;
+  /** Period of stream trimming and flow-rate pruning (default 10 s). */
+  housekeepingMs?: number;
+  /** How long `close()` waits for the entry in hand before giving up on it (default 10 s). */
+  drainMs?: number;
+}
+
+/** What a worker is built from. */
+export interface DetectorWorkerDeps {
+  /** Commands: commits, claims, heartbeats, model loads. */
+  redis: Redis;
+  /** Used only for the blocking XREADGROUP. */
+  reader: Redis;
+  /** Used only to subscribe to model activations. */
+  subscriber: Redis;
+  keys: RedisKeys;
+  logger: Logger;
+  metrics: DetectorMetrics;
+  options: DetectorWorkerOptions;
+  /** Scores one entry; {@link scoreFlowEntry} unless a test injects failures. */
+  score?: typeof scoreFlowEntry;
+  /** Clock (ms since epoch). */
+  now?: () => number;
+}
+
+const DEFAULT_HEARTBEAT_MS = 2_000;
+const DEFAULT_MODEL_CHECK_MS = 10_000;
+const DEFAULT_HOUSEKEEPING_MS = 10_000;
+const DEFAULT_DRAIN_MS = 10_000;
+/** Flow-rate seconds older than this are deleted; readers only average the last few seconds. */
+const FLOW_RATE_KEEP_SECONDS = 300;
+/** Backoff after a failed loop turn, doubling up to the cap: rides out a Redis restart. */
+const FIRST_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 2_000;
+/** XAUTOCLAIM calls per recovery pass, so a huge pending list does not starve new entries. */
+const MAX_CLAIM_CALLS_PER_PASS = 10;
+/** Bounded waits of the shutdown steps: Redis may be down while we stop. */
+const SHUTDOWN_STEP_MS = 2_000;
+
+function isNoGroupError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("NOGROUP");
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A field as a plain `Uint8Array` view of the reply's bytes. Not a `Buffer`: the decoder copies
+ * unaligned bytes with `slice()`, which on a `Buffer` returns a view of the whole reply pool
+ * instead of a copy.
+ */
+function fieldBytes(entry: RawStreamEntry, name: string): Uint8Array | undefined {
+  const bytes = entry.fields?.get(name);
+  return bytes && new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Upload id and window count from an entry's raw meta, as far as it can be read. */
+function identifyEntry(entry: RawStreamEntry): { uploadId: string | null; windows: number } {
+  const meta = entry.fields?.get("meta");
+  if (!meta) return { uploadId: null, windows: 0 };
+  try {
+    const raw = JSON.parse(meta.toString("utf8")) as { uploadId?: unknown; windowCount?: unknown };
+    const uploadId =
+      typeof raw.uploadId === "string" && raw.uploadId.length > 0 ? raw.uploadId : null;
+    const windows =
+      Number.isSafeInteger(raw.windowCount) && (raw.windowCount as number) > 0
+        ? (raw.windowCount as number)
+        : 0;
+    return { uploadId, windows };
+  } catch {
+    return { uploadId: null, windows: 0 };
+  }
+}
+
+/**
+ * The backlog: entries the `detectors` group has not delivered (lag) plus those delivered but
+ * not acknowledged (pending). When Redis cannot tell the lag, the stream length bounds it.
+ */
+export async function readBacklog(redis: Redis, keys: RedisKeys): Promise<number> {
+  let groups: unknown[];
+  try {
+    groups = (await redis.xinfo("GROUPS", keys.flows)) as unknown[];
+  } catch (error) {
+    if (error instanceof Error && /no such key/i.test(error.message)) return 0;
+    throw error;
+  }
+  for (const group of groups) {
+    if (!Array.isArray(group)) continue;
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < group.length; i += 2) info.set(String(group[i]), group[i + 1]);
+    if (info.get("name") !== DETECTOR_GROUP) continue;
+    const pending = Number(info.get("pending") ?? 0);
+    const lag = info.get("lag");
+    return (
+      pending + (lag === null || lag === undefined ? await redis.xlen(keys.flows) : Number(lag))
+    );
+  }
+  return await redis.xlen(keys.flows);
+}
+
+/** A consumer of the flows stream; see the module comment. */
+export class DetectorWorker {
+  readonly #redis: Redis;
+  readonly #reader: Redis;
+  readonly #subscriber: Redis;
+  readonly #keys: RedisKeys;
+  readonly #log: Logger;
+  readonly #metrics: DetectorMetrics;
+  readonly #options: Required<DetectorWorkerOptions>;
+  readonly #score: typeof scoreFlowEntry;
+  readonly #now: () => number;
+  readonly #models: ModelStore;
+  readonly #sleep = new InterruptibleSleep();
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #onMessage = (channel: string, message: string) => {
+    if (channel !== this.#keys.modelChannel) return;
+    this.#log.info({ version: message }, "model activation announced");
+    this.#followRegistry();
+  };
+  /** After a reconnect an activation may have been missed. */
+  readonly #onSubscriberReady = () => this.#followRegistry();
+  readonly #onReaderClose = () => {
+    this.#readerClientId = undefined;
+  };
+  #started = false;
+  #closing = false;
+  #loop: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
+  /** Serialises model switches so that the last one asked for wins. */
+  #modelSwitch: Promise<void> = Promise.resolve();
+  /** `CLIENT ID` of the reader's current connection, for `CLIENT UNBLOCK`. */
+  #readerClientId: number | undefined;
+  #reading = false;
+
+  constructor(deps: DetectorWorkerDeps) {
+    this.#redis = deps.redis;
+    this.#reader = deps.reader;
+    this.#subscriber = deps.subscriber;
+    this.#keys = deps.keys;
+    this.#log = deps.logger;
+    this.#metrics = deps.metrics;
+    this.#options = {
+      heartbeatMs: DEFAULT_HEARTBEAT_MS,
+      modelCheckMs: DEFAULT_MODEL_CHECK_MS,
+      housekeepingMs: DEFAULT_HOUSEKEEPING_MS,
+      drainMs: DEFAULT_DRAIN_MS,
+      ...deps.options,
+    };
+    this.#score = deps.score ?? scoreFlowEntry;
+    this.#now = deps.now ?? Date.now;
+    this.#models = new ModelStore(deps.redis, deps.keys);
+  }
+
+  /** Consumer name. */
+  get name(): string {
+    return this.#options.name;
+  }
+
+  /** Version of the active model, or null before one is loaded. */
+  get modelVersion(): string | null {
+    return this.#models.active?.model.version ?? null;
+  }
+
+  /**
+   * Joins the group, loads the active model (publishing the shipped default when none is
+   * active), subscribes to activations and starts consuming. Resolves once consuming started.
+   */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error("detector worker already started");
+    this.#started = true;
+    await this.#ensureGroup();
+    const version =
+      (await activeModelVersion(this.#redis, this.#keys)) ??
+      (await ensureActiveModel(this.#redis, this.#keys));
+    await this.#switchModel(version);
+    this.#subscriber.on("message", this.#onMessage);
+    this.#subscriber.on("ready", this.#onSubscriberReady);
+    this.#reader.on("close", this.#onReaderClose);
+    await this.#subscriber.subscribe(this.#keys.modelChannel);
+    await this.#heartbeat();
+    // Stopped while starting (a SIGTERM during a slow start): do not begin consuming.
+    if (this.#closing) return;
+    this.#every(this.#options.heartbeatMs, () => this.#heartbeat());
+    this.#every(this.#options.modelCheckMs, () => this.#syncActiveModel());
+    this.#every(this.#options.housekeepingMs, () => this.#housekeeping());
+    this.#log.info(
+      { detector: this.name, model: this.modelVersion, group: DETECTOR_GROUP },
+      "detector consuming",
+    );
+    this.#loop = this.#consume();
+  }
+
+  /**
+   * Stops consuming: the entries in hand are finished and committed, the heartbeat is removed
+   * and the model subscription dropped. The connections stay open (their owner closes them).
+   * Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#sleep.interrupt();
+    await this.#unblockReader();
+    if (this.#loop) {
+      if ((await within(this.#loop, this.#options.drainMs)) === TIMED_OUT) {
+        this.#log.warn(
+          { drainMs: this.#options.drainMs },
+          "entry in hand not finished in time; it stays pending for another detector",
+        );
+        this.#reader.disconnect();
+      }
+    }
+    this.#subscriber.off("message", this.#onMessage);
+    this.#subscriber.off("ready", this.#onSubscriberReady);
+    this.#reader.off("close", this.#onReaderClose);
+    await this.#bounded("unsubscribe", this.#subscriber.unsubscribe(this.#keys.modelChannel));
+    if (this.#started) {
+      await this.#bounded("heartbeat removal", this.#redis.zrem(this.#keys.detectors, this.name));
+    }
+    this.#log.info({ detector: this.name }, "detector stopped");
+  }
+
+  /** Ends a blocking XREADGROUP at once, as if it had timed out: nothing delivered is lost. */
+  async #unblockReader(): Promise<void> {
+    if (!this.#reading) return;
+    const id = this.#readerClientId;
+    if (id === undefined) return; // reconnecting: the read ends within blockMs anyway
+    await this.#bounded("reader unblock", this.#redis.client("UNBLOCK", id));
+  }
+
+  async #bounded(step: string, promise: Promise<unknown>): Promise<void> {
+    try {
+      if ((await within(promise, SHUTDOWN_STEP_MS)) === TIMED_OUT) {
+        this.#log.warn({ step }, "shutdown step timed out");
+      }
+    } catch (error) {
+      this.#log.warn({ step, err: errorMessage(error) }, "shutdown step failed");
+    }
+  }
+
+  /** Runs `task` every `ms`, never two at once, logging failures. */
+  #every(ms: number, task: () => Promise<void>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || this.#closing) return;
+      running = true;
+      task()
+        .catch((error: unknown) =>
+          this.#log.warn({ err: errorMessage(error) }, "periodic task failed"),
+        )
+        .finally(() => {
+          running = false;
+        });
+    }, ms);
+    timer.unref();
+    this.#timers.push(timer);
+  }
+
+  /** Creates the group at the start of the stream; a group that exists is left as it is. */
+  async #ensureGroup(): Promise<void> {
+    try {
+      await this.#redis.xgroup("CREATE", this.#keys.flows, DETECTOR_GROUP, "0", "MKSTREAM");
+      this.#log.info({ group: DETECTOR_GROUP, stream: this.#keys.flows }, "consumer group created");
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("BUSYGROUP")) throw error;
+    }
+  }
+
+  // ---------------------------------------------------------------- consuming
+
+  async #consume(): Promise<void> {
+    const recoveryEveryMs = Math.max(1, Math.floor(this.#options.claimIdleMs / 2));
+    let nextRecoveryAt = 0;
+    let backoffMs = 0;
+    while (!this.#closing) {
+      try {
+        if (this.#now() >= nextRecoveryAt) {
+          await this.#recoverStalled();
+          nextRecoveryAt = this.#now() + recoveryEveryMs;
+        }
+        const blockMs = Math.max(1, Math.min(this.#options.blockMs, nextRecoveryAt - this.#now()));
+        for (const entry of await this.#readNew(blockMs)) {
+          // A fresh delivery; and once read, an entry is finished even when closing, so a
+          // clean stop leaves nothing pending.
+          await this.#handle(entry, 1);
+        }
+        backoffMs = 0;
+      } catch (error) {
+        if (this.#closing) break;
+        let failure = error;
+        if (isNoGroupError(error)) {
+          // The stream or the group is gone (Redis lost its data): join again from the start.
+          this.#log.warn({ err: errorMessage(error) }, "consumer group missing; recreating it");
+          try {
+            await this.#ensureGroup();
+            continue;
+          } catch (retryError) {
+            failure = retryError;
+          }
+        }
+        backoffMs = Math.min(backoffMs === 0 ? FIRST_BACKOFF_MS : backoffMs * 2, MAX_BACKOFF_MS);
+        this.#log.warn({ err: errorMessage(failure), backoffMs }, "consume loop failed; retrying");
+        await this.#sleep.sleep(backoffMs);
+      }
+    }
+  }
+
+  async #readNew(blockMs: number): Promise<RawStreamEntry[]> {
+    if (this.#readerClientId === undefined) {
+      this.#readerClientId = await this.#reader.client("ID");
+    }
+    if (this.#closing) return [];
+    this.#reading = true;
+    try {
+      const reply = await this.#reader.callBuffer(
+        "XREADGROUP",
+        "GROUP",
+        DETECTOR_GROUP,
+        this.name,
+        "COUNT",
+        this.#options.readCount,
+        "BLOCK",
+        blockMs,
+        "STREAMS",
+        this.#keys.flows,
+        ">",
+      );
+      return parseReadGroupReply(reply);
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  /**
+   * Claims entries idle longer than `claimIdleMs` (their detector died or keeps failing on
+   * them) and processes them; an entry delivered more than `maxDeliveries` times is
+   * dead-lettered instead.
+   */
+  async #recoverStalled(): Promise<void> {
+    const { claimIdleMs, readCount, maxDeliveries } = this.#options;
+    let cursor = "0-0";
+    for (let call = 0; call < MAX_CLAIM_CALLS_PER_PASS && !this.#closing; call++) {
+      const reply = parseAutoClaimReply(
+        await this.#redis.callBuffer(
+          "XAUTOCLAIM",
+          this.#keys.flows,
+          DETECTOR_GROUP,
+          this.name,
+          claimIdleMs,
+          cursor,
+          "COUNT",
+          readCount,
+        ),
+      );
+      // Ids whose entries were deleted from the stream: nothing is left to score, and a
+      // pending id without an entry would be claimed forever.
+      const gone = [
+        ...reply.deleted,
+        ...reply.claimed.filter((e) => e.fields === null).map((e) => e.id),
+      ];
+      if (gone.length > 0) {
+        await this.#redis.xack(this.#keys.flows, DETECTOR_GROUP, ...gone);
+        this.#log.warn({ entries: gone }, "pending entries no longer in the stream; acknowledged");
+      }
+      const claimed = reply.claimed.filter((e) => e.fields !== null);
+      if (claimed.length > 0) {
+        const deliveries = parsePendingDeliveries(
+          await this.#redis.xpending(
+            this.#keys.flows,
+            DETECTOR_GROUP,
+            claimed[0]!.id,
+            claimed[claimed.length - 1]!.id,
+            claimed.length,
+            this.name,
+          ),
+        );
+        this.#log.info({ entries: claimed.length }, "claimed stalled entries");
+        for (const entry of claimed) {
+          const delivered = deliveries.get(entry.id) ?? 1;
+          if (delivered > maxDeliveries) {
+            // This delivery is not attempted: the entry already failed `delivered - 1` times.
+            const failed = delivered - 1;
+            try {
+              await this.#deadLetter(entry, `failed ${failed} deliveries`, failed, null);
+            } catch (error) {
+              this.#log.warn(
+                { entry: entry.id, err: errorMessage(error) },
+                "cannot dead-letter an entry; left pending",
+              );
+            }
+          } else {
+            await this.#handle(entry, delivered);
+          }
+        }
+      }
+      cursor = reply.next;
+      if (cursor === "0-0") break;
+    }
+  }
+
+  /**
+   * Decodes, scores and commits one entry. Deterministic failures dead-letter it at once;
+   * anything else (Redis errors, bugs) leaves it pending, to be claimed again after
+   * `claimIdleMs` until `maxDeliveries` runs out.
+   */
+  async #handle(raw: RawStreamEntry, deliveries: number): Promise<void> {
+    try {
+      let entry: FlowEntry;
+      try {
+        entry = decodeFlowEntry({
+          meta: fieldBytes(raw, "meta"),
+          values: fieldBytes(raw, "values"),
+          lines: fieldBytes(raw, "lines"),
+          attack: fieldBytes(raw, "attack"),
+        });
+      } catch (error) {
+        if (!(error instanceof FlowEntryError)) throw error;
+        await this.#deadLetter(raw, `undecodable entry: ${error.message}`, deliveries, null);
+        return;
+      }
+      let loaded;
+      try {
+        loaded = await this.#models.forEntry(entry);
+      } catch (error) {
+        if (!(error instanceof UnknownModelError) && !(error instanceof ModelFileError))
+          throw error;
+        await this.#deadLetter(raw, error.message, deliveries, entry);
+        return;
+      }
+      const at = this.#now();
+      let scored;
+      try {
+        scored = this.#score(entry, loaded.model, { scorer: loaded.scorer, now: at });
+      } catch (error) {
+        if (!(error instanceof FlowEntryError)) throw error;
+        await this.#deadLetter(raw, error.message, deliveries, entry);
+        return;
+      }
+      const counted = await commitScoredEntry(
+        this.#redis,
+        this.#keys,
+        {
+          entryId: raw.id,
+          uploadId: entry.meta.uploadId,
+          labelled: entry.meta.labelled,
+          results: scored.results,
+          tally: scored.tally,
+          at,
+        },
+        { resultsMaxLength: this.#options.resultsMaxLength },
+      );
+      if (counted) {
+        this.#metrics.windowsScored.inc(scored.tally.windows);
+        this.#metrics.anomalies.inc(scored.tally.anomalies);
+        this.#metrics.processingLatency.observe(
+          Math.max(0, this.#now() - entry.meta.receivedAt) / 1000,
+        );
+      } else {
+        this.#log.debug({ entry: raw.id }, "entry already acknowledged; nothing counted");
+      }
+    } catch (error) {
+      this.#log.warn(
+        { entry: raw.id, deliveries, err: errorMessage(error) },
+        "entry failed; left pending for a retry",
+      );
+    }
+  }
+
+  async #deadLetter(
+    raw: RawStreamEntry,
+    reason: string,
+    deliveries: number,
+    entry: FlowEntry | null,
+  ): Promise<void> {
+    const { uploadId, windows } = entry
+      ? { uploadId: entry.meta.uploadId, windows: entry.meta.windowCount }
+      : identifyEntry(raw);
+    const moved = await deadLetterEntry(this.#redis, this.#keys, {
+      entryId: raw.id,
+      uploadId,
+      windows,
+      reason,
+      deliveries,
+      at: this.#now(),
+    });
+    if (moved) {
+      this.#metrics.entriesDeadLettered.inc();
+      this.#log.warn({ entry: raw.id, uploadId, reason, deliveries }, "entry dead-lettered");
+    }
+  }
+
+  // ---------------------------------------------------------------- models
+
+  /** Follows the registry's active version in the background, logging a failure. */
+  #followRegistry(): void {
+    this.#syncActiveModel().catch((error: unknown) =>
+      this.#log.error(
+        { err: errorMessage(error) },
+        "cannot load the active model; keeping the current one",
+      ),
+    );
+  }
+
+  /** Switches to the registry's active version (publishing the default when there is none). */
+  #syncActiveModel(): Promise<void> {
+    return this.#enqueueModelSwitch(async () => {
+      const version =
+        (await activeModelVersion(this.#redis, this.#keys)) ??
+        (await ensureActiveModel(this.#redis, this.#keys));
+      if (version !== this.modelVersion) await this.#activate(version);
+    });
+  }
+
+  #switchModel(version: string): Promise<void> {
+    return this.#enqueueModelSwitch(() => this.#activate(version));
+  }
+
+  /** Runs switches one after another; the returned promise fails with its own switch only. */
+  #enqueueModelSwitch(task: () => Promise<void>): Promise<void> {
+    const next = this.#modelSwitch.then(task);
+    this.#modelSwitch = next.catch(() => undefined);
+    return next;
+  }
+
+  async #activate(version: string): Promise<void> {
+    const previous = this.modelVersion;
+    const { model } = await this.#models.activate(version);
+    this.#metrics.modelInfo.reset();
+    this.#metrics.modelInfo.set({ version: model.version }, 1);
+    this.#log.info({ version: model.version, previous }, "model active");
+  }
+
+  // ---------------------------------------------------------------- liveness and upkeep
+
+  async #heartbeat(): Promise<void> {
+    await this.#redis.zadd(this.#keys.detectors, this.#now(), this.name);
+  }
+
+  /** Trims acknowledged flow entries and prunes old flow-rate seconds. */
+  async #housekeeping(): Promise<void> {
+    const trimmed = await trimAcknowledgedFlows(this.#redis, this.#keys);
+    if (trimmed > 0) this.#log.debug({ trimmed }, "trimmed acknowledged flow entries");
+    const oldest = Math.floor(this.#now() / 1000) - FLOW_RATE_KEEP_SECONDS;
+    const stale = (await this.#redis.hkeys(this.#keys.flowRate)).filter((s) => Number(s) < oldest);
+    if (stale.length > 0) await this.#redis.hdel(this.#keys.flowRate, ...stale);
+  }
+}
