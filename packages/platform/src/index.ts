@@ -1,3 +1,4 @@
+export * from "./http-perimeter.ts";
 export * from "./logger.ts";
 export * from "./model-registry.ts";
 export * from "./redis-connection.ts";
