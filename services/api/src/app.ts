@@ -7,6 +7,7 @@ import type { Duplex } from "node:stream";
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import { redisKeys, type ErrorBody } from "@floodwatch/core";
+import { checkWebSocketAuth, registerPerimeter } from "@floodwatch/platform";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -85,7 +86,6 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   const clock = options.clock ?? Date.now;
   const timing: ApiTiming = { ...DEFAULT_LIVE_TIMING, redisCheckMs: 2_000, ...options.timing };
   const keys = redisKeys(config.FLOODWATCH_KEY_PREFIX);
-  const allowedOrigins = new Set(config.DASHBOARD_ORIGIN);
 
   // Typed as Fastify's base logger so the instance is the plain `FastifyInstance` plugins expect.
   const loggerInstance: FastifyBaseLogger = logger;
@@ -96,6 +96,17 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   installErrorHandlers(app);
   await app.register(helmet);
   await app.register(cors, { origin: config.DASHBOARD_ORIGIN });
+  // After CORS, so a 401 or 429 still carries the CORS headers and the dashboard can read it
+  // (and ask for the token) instead of seeing a network error.
+  registerPerimeter(app, {
+    apiToken: config.FLOODWATCH_API_TOKEN,
+    protectReads: config.FLOODWATCH_PROTECT_READS,
+    rateLimit: {
+      uploadsPerMinute: config.UPLOAD_RATE_LIMIT_PER_MINUTE,
+      uploadRoutes: (request) =>
+        request.method === "POST" && request.url.split("?")[0] === "/api/models",
+    },
+  });
 
   const metrics = new ApiMetrics();
   const summaries = new SummaryReader({ redis, keys, logger, clock });
@@ -110,7 +121,13 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     readChangedUploads: () => uploadWatcher.changed(),
     clock,
   });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 4 * 1024,
+    // The dashboard offers ["floodwatch", "bearer.<token>"]; answer with "floodwatch" only, so
+    // the token is never echoed back.
+    handleProtocols: (protocols) => (protocols.has("floodwatch") ? "floodwatch" : false),
+  });
 
   // The live side opens its connections when the app is made ready, and closes them on close.
   let relay: ResultsRelay | undefined;
@@ -166,11 +183,15 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
       return;
     }
     // Browsers always send Origin; tools like websocat or a CLI send none and are let through.
-    const origin = request.headers.origin;
-    if (origin !== undefined && !allowedOrigins.has(origin)) {
-      refuseUpgrade(socket, 403, "Forbidden", {
-        error: "ForbiddenOrigin",
-        message: `origin ${origin} may not open the live feed`,
+    const auth = checkWebSocketAuth(request.headers, {
+      allowedOrigins: config.DASHBOARD_ORIGIN,
+      apiToken: config.FLOODWATCH_API_TOKEN,
+      protectReads: config.FLOODWATCH_PROTECT_READS,
+    });
+    if (!auth.ok) {
+      refuseUpgrade(socket, auth.status, auth.status === 403 ? "Forbidden" : "Unauthorized", {
+        error: auth.body.error,
+        message: auth.body.message,
       });
       return;
     }

@@ -13,6 +13,8 @@ describe("loadApiConfig", () => {
       DASHBOARD_ORIGIN: ["http://localhost:3000"],
       API_WS_MAX_BUFFERED_BYTES: 8 * 1024 * 1024,
       API_WS_HISTORY_WINDOWS: 500,
+      FLOODWATCH_PROTECT_READS: false,
+      UPLOAD_RATE_LIMIT_PER_MINUTE: 30,
     });
   });
 

@@ -5,6 +5,7 @@
 import {
   commonConfigShape,
   parseConfig,
+  perimeterConfigShape,
   portVariable,
   positiveIntVariable,
 } from "@floodwatch/platform";
@@ -61,6 +62,7 @@ export const apiConfigSchema = z.object({
   API_WS_HISTORY_WINDOWS: positiveIntVariable(500).describe(
     "Recent windows a WebSocket client receives on connect",
   ),
+  ...perimeterConfigShape,
 });
 
 /** The API's parsed configuration. */

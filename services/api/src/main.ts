@@ -9,6 +9,7 @@ import {
   connectRedis,
   createLogger,
   ensureActiveModel,
+  warnIfOpen,
 } from "@floodwatch/platform";
 import { buildApiApp } from "./app.ts";
 import { loadApiConfig, type ApiConfig } from "./env.ts";
@@ -26,6 +27,7 @@ try {
 }
 
 const logger = createLogger("api", config.LOG_LEVEL);
+warnIfOpen(logger, config, "the API");
 const redis = connectRedis(config.REDIS_URL, "api");
 redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
 const keys = redisKeys(config.FLOODWATCH_KEY_PREFIX);

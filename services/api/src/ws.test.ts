@@ -282,6 +282,50 @@ describe("GET /ws", () => {
     expect(wrongPath).toBe(404);
   });
 
+  it("asks for the token on the live feed and on reads when reads are protected", async () => {
+    const token = "s3cret-token-0123456789";
+    const { config } = await liveApp("token", {
+      FLOODWATCH_API_TOKEN: token,
+      FLOODWATCH_PROTECT_READS: "true",
+    });
+    const { app, url } = await listen(config);
+
+    const anonymous = new WebSocket(url, ["floodwatch"], { origin: DASHBOARD });
+    openClients.push(anonymous);
+    const status = await new Promise<number>((resolve, reject) => {
+      anonymous.once("unexpected-response", (_request, response) =>
+        resolve(response.statusCode ?? 0),
+      );
+      anonymous.once("open", () => reject(new Error("opened without the token")));
+    });
+    expect(status).toBe(401);
+
+    const socket = new WebSocket(url, ["floodwatch", `bearer.${token}`], { origin: DASHBOARD });
+    openClients.push(socket);
+    const client = new FeedClient(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("error", reject);
+    });
+    // The server picks "floodwatch" and never echoes the token back.
+    expect(socket.protocol).toBe("floodwatch");
+    await client.until(() => client.of("history").length === 1, "history with the token");
+
+    expect((await app.inject("/api/summary")).statusCode).toBe(401);
+    expect((await app.inject("/api/summary?x=1")).headers["www-authenticate"]).toMatch(/Bearer/);
+    const wrong = await app.inject({
+      url: "/api/summary",
+      headers: { authorization: "Bearer not-the-token-at-all" },
+    });
+    expect(wrong.statusCode).toBe(401);
+    const right = await app.inject({
+      url: "/api/summary",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(right.statusCode).toBe(200);
+    expect((await app.inject("/health")).statusCode).toBe(200);
+  });
+
   it("answers a plain GET /ws with 426", async () => {
     const { config } = await liveApp("plain");
     const app = await buildApiApp({ config, redis, logger: quietLogger });
