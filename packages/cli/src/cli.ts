@@ -4,14 +4,21 @@
  */
 import { parseArgs } from "node:util";
 import { FlowCsvError, ModelFileError, TrainingError } from "@floodwatch/core";
-import { UsageError } from "./cli-error.ts";
+import { DataError, UsageError } from "./cli-error.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { generateCommand } from "./commands/generate.ts";
+import { modelCommand } from "./commands/model.ts";
 import { scoreCommand } from "./commands/score.ts";
 import { trainCommand } from "./commands/train.ts";
 import type { CommandSpec } from "./options.ts";
 
-const COMMANDS: readonly CommandSpec[] = [trainCommand, scoreCommand, evalCommand, generateCommand];
+const COMMANDS: readonly CommandSpec[] = [
+  trainCommand,
+  scoreCommand,
+  evalCommand,
+  generateCommand,
+  modelCommand,
+];
 
 function usage(): string {
   return [
@@ -52,6 +59,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return 2;
     }
     if (
+      error instanceof DataError ||
       error instanceof FlowCsvError ||
       error instanceof ModelFileError ||
       error instanceof TrainingError

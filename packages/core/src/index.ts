@@ -26,3 +26,4 @@ export * from "./flow-entry-scoring.ts";
 export * from "./redis-keys.ts";
 export * from "./stream-contracts.ts";
 export * from "./model-summary.ts";
+export * from "./training-contract.ts";

@@ -17,6 +17,8 @@ import { recentDeadLetters } from "./dead-letters.ts";
 import type { ApiConfig } from "./env.ts";
 import { answerFrameworkError, ApiError, installErrorHandlers, parseQuery } from "./errors.ts";
 import { LiveEvents } from "./live-events.ts";
+import { modelRoutes } from "./models/model-routes.ts";
+import type { TrainingQueue } from "./models/training-queue.ts";
 import { ApiMetrics } from "./metrics.ts";
 import { ResultsRelay } from "./results-relay.ts";
 import { readBacklog, readCounters, SummaryReader } from "./summary.ts";
@@ -36,6 +38,11 @@ export interface ApiAppOptions {
   /** Command connection, owned by the caller. The app opens (and closes) its own duplicates for the blocking relay and the subscription. */
   redis: Redis;
   logger: Logger;
+  /**
+   * The training queue, owned by the caller (see `openTrainingQueue`). The model registry routes
+   * (`/api/models...`) are served only when it is given; `main.ts` always gives it.
+   */
+  trainingQueue?: TrainingQueue;
   /** Clock in ms since epoch (tests pin it). */
   clock?: () => number;
   timing?: Partial<ApiTiming>;
@@ -107,6 +114,16 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
         request.method === "POST" && request.url.split("?")[0] === "/api/models",
     },
   });
+
+  if (options.trainingQueue) {
+    await app.register(modelRoutes, {
+      redis,
+      keys,
+      queue: options.trainingQueue,
+      logger,
+      maxUploadBytes: config.TRAINING_MAX_UPLOAD_BYTES,
+    });
+  }
 
   const metrics = new ApiMetrics();
   const summaries = new SummaryReader({ redis, keys, logger, clock });

@@ -13,6 +13,7 @@ describe("loadApiConfig", () => {
       DASHBOARD_ORIGIN: ["http://localhost:3000"],
       API_WS_MAX_BUFFERED_BYTES: 8 * 1024 * 1024,
       API_WS_HISTORY_WINDOWS: 500,
+      TRAINING_MAX_UPLOAD_BYTES: 256 * 1024 * 1024,
       FLOODWATCH_PROTECT_READS: false,
       UPLOAD_RATE_LIMIT_PER_MINUTE: 30,
     });

@@ -13,6 +13,7 @@ import {
 } from "@floodwatch/platform";
 import { buildApiApp } from "./app.ts";
 import { loadApiConfig, type ApiConfig } from "./env.ts";
+import { openTrainingQueue } from "./models/training-queue.ts";
 
 /** Time the shutdown gets before the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -34,7 +35,8 @@ const keys = redisKeys(config.FLOODWATCH_KEY_PREFIX);
 
 const version = await ensureActiveModel(redis, keys);
 logger.info({ version }, "active model");
-const app = await buildApiApp({ config, redis, logger });
+const training = openTrainingQueue(config.REDIS_URL, keys);
+const app = await buildApiApp({ config, redis, logger, trainingQueue: training.queue });
 
 let stopping: Promise<void> | undefined;
 /** Stops intake, closes the live feed and the server, then Redis; every step runs. Idempotent. */
@@ -52,6 +54,12 @@ function shutdown(signal: string, exitCode = 0): Promise<void> {
     } catch (error) {
       failed = true;
       logger.error({ err: error }, "closing the server failed");
+    }
+    try {
+      await training.close();
+    } catch (error) {
+      failed = true;
+      logger.error({ err: error }, "closing the training queue failed");
     }
     await closeRedis(redis);
     clearTimeout(deadline);
