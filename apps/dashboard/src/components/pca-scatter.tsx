@@ -1,0 +1,177 @@
+/** Windows on the model's first two principal components, normal and anomalous. */
+import type { WindowResult } from "@floodwatch/core/stream-contracts";
+import type { ChartOptions, TooltipItem } from "chart.js";
+import { useLayoutEffect, useMemo, useRef, useState } from "react";
+import { Scatter } from "react-chartjs-2";
+import { scatterSeries, type WindowPoint } from "../lib/chart-series.ts";
+import { formatCount, formatLineRange, formatPercent, formatScore } from "../lib/format.ts";
+import type { WindowHistories } from "../lib/live-store.ts";
+import { CHART_COLOURS, type Chart } from "./chart-setup.ts";
+import { Panel } from "./ui.tsx";
+import { useRootFontPx } from "./use-root-font-size.ts";
+import { useThrottledRedraw } from "./use-throttled-redraw.ts";
+
+/** Props of {@link PcaScatter}. */
+export interface PcaScatterProps {
+  histories: WindowHistories;
+  windowsVersion: number;
+  /** Share of the benign training variance on PC1 and PC2 (from the active model). */
+  explainedVariance: readonly [number, number] | null;
+  uploadName: (uploadId: string) => string;
+  thresholdOf: (modelVersion: string) => number | null;
+}
+
+/** Tooltip lines of a window, shared with the timeline. Canvas text: never parsed as HTML. */
+export function windowTooltipLines(
+  w: WindowResult,
+  uploadName: string,
+  threshold: number | null,
+): string[] {
+  return [
+    `${w.anomaly ? "ANOMALY" : "normal"} · window #${w.window} of ${uploadName}`,
+    formatLineRange(w.firstLine, w.lastLine),
+    `score ${formatScore(w.score)}` +
+      (threshold === null ? "" : ` (threshold ${formatScore(threshold)})`),
+    `PC1 ${w.pc1.toFixed(2)} · PC2 ${w.pc2.toFixed(2)} · model ${w.modelVersion}`,
+  ];
+}
+
+/** The PCA scatter panel. */
+export function PcaScatter({
+  histories,
+  windowsVersion,
+  explainedVariance,
+  uploadName,
+  thresholdOf,
+}: PcaScatterProps) {
+  const chartRef = useRef<Chart<"scatter", WindowPoint[]>>(undefined);
+  const [counts, setCounts] = useState({ normal: 0, anomalies: 0 });
+  const lookups = useRef({ uploadName, thresholdOf });
+  useLayoutEffect(() => {
+    lookups.current = { uploadName, thresholdOf };
+  });
+
+  useThrottledRedraw(() => {
+    const { normal, anomalies } = scatterSeries(histories.all);
+    const chart = chartRef.current;
+    if (chart !== undefined) {
+      const [normalSet, anomalySet] = chart.data.datasets;
+      if (normalSet !== undefined) normalSet.data = normal;
+      if (anomalySet !== undefined) anomalySet.data = anomalies;
+      chart.update("none");
+    }
+    setCounts((c) =>
+      c.normal === normal.length && c.anomalies === anomalies.length
+        ? c
+        : { normal: normal.length, anomalies: anomalies.length },
+    );
+  }, [windowsVersion, histories]);
+
+  // Only the first render's data is handed to react-chartjs-2; later points are set on the chart.
+  const data = useMemo(
+    () => ({
+      datasets: [
+        {
+          label: "Normal window",
+          data: [] as WindowPoint[],
+          backgroundColor: CHART_COLOURS.normal,
+          borderColor: CHART_COLOURS.normal,
+          pointRadius: 2.5,
+          pointHoverRadius: 5,
+          order: 1,
+        },
+        {
+          label: "Anomalous window",
+          data: [] as WindowPoint[],
+          backgroundColor: CHART_COLOURS.anomaly,
+          borderColor: CHART_COLOURS.anomaly,
+          pointStyle: "triangle" as const,
+          pointRadius: 4.5,
+          pointHoverRadius: 7,
+          order: 0,
+        },
+      ],
+    }),
+    [],
+  );
+
+  const [ev1, ev2] = explainedVariance ?? [null, null];
+  // Chart text follows the page's font size, which grows on a wall screen.
+  const fontPx = useRootFontPx();
+  const font = useMemo(() => ({ size: Math.round(fontPx * 0.8) }), [fontPx]);
+  const options = useMemo<ChartOptions<"scatter">>(
+    () => ({
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      parsing: false,
+      scales: {
+        x: {
+          type: "linear",
+          title: {
+            font,
+            display: true,
+            text: ev1 === null ? "PC1" : `PC1 (${formatPercent(ev1)} of variance)`,
+          },
+          ticks: { font },
+          grid: { color: "#1e293b" },
+        },
+        y: {
+          type: "linear",
+          title: {
+            font,
+            display: true,
+            text: ev2 === null ? "PC2" : `PC2 (${formatPercent(ev2)} of variance)`,
+          },
+          ticks: { font },
+          grid: { color: "#1e293b" },
+        },
+      },
+      plugins: {
+        legend: { position: "top", labels: { font, usePointStyle: true } },
+        tooltip: {
+          titleFont: font,
+          bodyFont: font,
+          callbacks: {
+            label: (item: TooltipItem<"scatter">) => {
+              const w = (item.raw as WindowPoint).w;
+              return windowTooltipLines(
+                w,
+                lookups.current.uploadName(w.uploadId),
+                lookups.current.thresholdOf(w.modelVersion),
+              );
+            },
+          },
+        },
+      },
+    }),
+    [ev1, ev2, font],
+  );
+
+  return (
+    <Panel id="pca-scatter" title="PCA scatter" testId="pca-scatter-panel">
+      <div
+        data-testid="pca-scatter"
+        data-normal-points={counts.normal}
+        data-anomaly-points={counts.anomalies}
+        className="relative h-72 min-h-0 2xl:h-96"
+      >
+        <Scatter
+          ref={chartRef}
+          data={data}
+          options={options}
+          updateMode="none"
+          role="img"
+          aria-label={`Scatter of ${counts.normal} normal and ${counts.anomalies} anomalous windows on the first two principal components`}
+        />
+      </div>
+      <p className="mt-2 text-xs text-slate-300">
+        <span className="font-semibold text-slate-200">
+          {formatCount(counts.normal)} normal · {formatCount(counts.anomalies)} anomalous.
+        </span>{" "}
+        A projection of the model&apos;s benign training space: it shows where windows fall, it does
+        not decide anything. The score does.
+      </p>
+    </Panel>
+  );
+}

@@ -1,0 +1,99 @@
+/**
+ * How numbers read on the dashboard. Counters must be legible across a room and must not jitter,
+ * so every formatter has a fixed precision and a placeholder for "no value yet".
+ */
+
+/** Shown where a value does not exist yet (no window scored, no model). */
+export const NO_VALUE = "—";
+
+const grouped = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+const compact = new Intl.NumberFormat("en-US", {
+  notation: "compact",
+  maximumFractionDigits: 1,
+});
+
+/** A count: grouped digits up to ten million, then compact (`12.3M`). */
+export function formatCount(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return NO_VALUE;
+  return Math.abs(n) < 10_000_000 ? grouped.format(n) : compact.format(n);
+}
+
+/**
+ * A decision score. Four decimals: thresholds sit near zero (the default model's is -0.0568), so
+ * fewer digits would print a score and the threshold it crossed as the same number.
+ */
+export function formatScore(score: number | null | undefined): string {
+  if (score === null || score === undefined || !Number.isFinite(score)) return NO_VALUE;
+  const text = score.toFixed(4);
+  // -0.0000 would suggest a sign that rounding erased.
+  return text === "-0.0000" ? "0.0000" : text;
+}
+
+/** A rate per second: whole numbers below 10,000, compact above (`12.3k/s`). */
+export function formatRate(perSecond: number | null | undefined, unit = "/s"): string {
+  if (perSecond === null || perSecond === undefined || !Number.isFinite(perSecond)) return NO_VALUE;
+  const value = perSecond < 10_000 ? grouped.format(perSecond) : compact.format(perSecond);
+  return `${value}${unit}`;
+}
+
+/** A ratio as a percentage (`0.657` -> `65.7%`). */
+export function formatPercent(ratio: number | null | undefined, digits = 1): string {
+  if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return NO_VALUE;
+  return `${(ratio * 100).toFixed(digits)}%`;
+}
+
+/** A ratio in [0, 1] with three decimals, for precision, recall and F1. */
+export function formatRatio(ratio: number | null | undefined): string {
+  if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return NO_VALUE;
+  return ratio.toFixed(3);
+}
+
+/** A window's signal value (mean packets/s, mean SYN count), compact so the log stays aligned. */
+export function formatSignal(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return NO_VALUE;
+  const magnitude = Math.abs(value);
+  if (magnitude >= 10_000) return compact.format(value);
+  if (magnitude >= 100) return grouped.format(value);
+  return value.toFixed(2);
+}
+
+const pad2 = (n: number) => String(n).padStart(2, "0");
+
+/** Local wall-clock time of an instant, `HH:MM:SS`. */
+export function formatClock(epochMs: number): string {
+  const d = new Date(epochMs);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** An ISO timestamp as `YYYY-MM-DD HH:MM UTC`; the input itself when it does not parse. */
+export function formatUtcDateTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return (
+    `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ` +
+    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())} UTC`
+  );
+}
+
+/** A byte size in binary units (`1.5 MiB`). */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return NO_VALUE;
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** The CSV lines a window covers (`lines 2–51`). */
+export function formatLineRange(firstLine: number, lastLine: number): string {
+  return firstLine === lastLine ? `line ${firstLine}` : `lines ${firstLine}–${lastLine}`;
+}
+
+/** A short form of an upload id for narrow places. */
+export function shortId(id: string): string {
+  return id.length > 8 ? id.slice(0, 8) : id;
+}
