@@ -156,7 +156,11 @@ describe("dashboard in a real browser", () => {
       const pageErrors: string[] = [];
       page.on("pageerror", (error) => pageErrors.push(error.message));
       page.setDefaultTimeout(UI_TIMEOUT_MS);
-      await page.goto(dashboardUrl);
+      const response = await page.goto(dashboardUrl);
+      // Security headers: the page may talk only to its own API and ingest.
+      const policy = response?.headers()["content-security-policy"] ?? "";
+      expect(policy).toContain("connect-src 'self'");
+      expect(policy).toContain("frame-ancestors 'none'");
       await page.locator('[data-testid="connection"][data-status="open"]').waitFor();
 
       await page.getByTestId("upload-input").setInputFiles(csvPath);
