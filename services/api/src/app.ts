@@ -98,6 +98,9 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
+    // Time to receive a whole request (training uploads included); WebSocket upgrades are not
+    // requests once upgraded.
+    requestTimeout: config.API_REQUEST_TIMEOUT_MS,
     frameworkErrors: (error, _request, reply) => answerFrameworkError(error, reply),
   });
   installErrorHandlers(app);

@@ -62,6 +62,9 @@ export const apiConfigSchema = z.object({
   API_WS_HISTORY_WINDOWS: positiveIntVariable(500).describe(
     "Recent windows a WebSocket client receives on connect",
   ),
+  API_REQUEST_TIMEOUT_MS: positiveIntVariable(300_000).describe(
+    "Longest time to receive one whole HTTP request (a training upload included); 408 after it",
+  ),
   TRAINING_MAX_UPLOAD_BYTES: positiveIntVariable(256 * 1024 * 1024).describe(
     "Largest benign CSV POST /api/models accepts for training, in bytes; larger gets 413",
   ),

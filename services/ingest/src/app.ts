@@ -71,6 +71,11 @@ export function buildIngestApp(deps: IngestAppDeps): FastifyInstance {
   // Typed with Fastify's base logger so the instance has the plain `FastifyInstance` type.
   const app = Fastify<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger>({
     loggerInstance: logger,
+    // An upload may rightly take long (gigabytes, or paused by backpressure), so there is no cap
+    // on a whole request; a connection that sends nothing for the idle timeout is dropped, and
+    // its upload fails with what was accepted so far still scored.
+    requestTimeout: 0,
+    connectionTimeout: config.INGEST_IDLE_TIMEOUT_MS,
   });
 
   app.setErrorHandler((error, request, reply) => {

@@ -74,6 +74,9 @@ export const ingestConfigSchema = z.object({
   INGEST_REDIS_TIMEOUT_MS: positiveIntVariable(30_000).describe(
     "how long an upload waits for an unreachable Redis before failing with 503",
   ),
+  INGEST_IDLE_TIMEOUT_MS: positiveIntVariable(300_000).describe(
+    "a connection that sends nothing for this long is dropped (a paused upload counts as idle)",
+  ),
   INGEST_SHUTDOWN_TIMEOUT_MS: positiveIntVariable(10_000).describe(
     "grace period for uploads in flight at shutdown; after it they are failed",
   ),

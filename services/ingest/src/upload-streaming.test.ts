@@ -191,6 +191,29 @@ describe("streaming uploads over HTTP", () => {
     expect(await h.redis.xlen(h.keys.flows)).toBe(4);
   });
 
+  it("drops a connection that goes quiet for the idle timeout, keeping what it queued", async () => {
+    h = await startIngest(server.url, { INGEST_ENTRY_FLOWS: "500", INGEST_IDLE_TIMEOUT_MS: "700" });
+    const harness = h;
+    const baseUrl = await listen(h);
+    const csv = flowCsv({ flows: 6_000, seed: 23 });
+    let cut = 0;
+    for (let row = 0; row <= 3_000; row++) cut = csv.indexOf("\n", cut) + 1;
+    const { request, answer } = openUpload(baseUrl, { "content-type": "text/csv" });
+    answer.catch(() => undefined);
+    request.write(csv.slice(0, cut)); // ... and then nothing more
+
+    let uploadKey: string | undefined;
+    await until("the quiet upload is failed", async () => {
+      uploadKey = await onlyUploadKey(harness);
+      return uploadKey !== undefined && (await harness.redis.hget(uploadKey, "state")) === "failed";
+    });
+    const hash = await h.redis.hgetall(uploadKey!);
+    expect(hash.error).toMatch(/after \d+ rows/);
+    expect(Number(hash.entriesQueued)).toBeGreaterThanOrEqual(4);
+    expect(await h.redis.xlen(h.keys.flows)).toBe(Number(hash.entriesQueued));
+    request.destroy();
+  });
+
   it("answers 413 mid-stream, failing the upload but keeping what it queued", async () => {
     h = await startIngest(server.url, {
       INGEST_ENTRY_FLOWS: "500",
