@@ -10,6 +10,7 @@ export default defineConfig({
             "packages/*/src/**/*.test.ts",
             "services/*/src/**/*.test.ts",
             "scripts/**/*.test.ts",
+            "tests/**/*.test.ts",
           ],
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -1,8 +1,8 @@
-import { redisKeys } from "@floodwatch/core";
+import { FlowEntryBuilder, redisKeys } from "@floodwatch/core";
 import { closeRedis, connectRedis, startRedisServer, type RedisServer } from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUploadRecord, failUpload, finishUpload } from "./upload-ledger.ts";
+import { createUploadRecord, failUpload, finishUpload, queueFlowEntry } from "./upload-ledger.ts";
 
 describe("upload ledger", () => {
   let server: RedisServer;
@@ -41,6 +41,61 @@ describe("upload ledger", () => {
     tailFlows: 50,
     updatedAt: 2_000,
   };
+
+  it("does nothing when a step is resent after a reconnect (Redis had run it)", async () => {
+    const keys = await uploadWith({});
+    // ioredis resends a command in flight when the connection dropped; each step runs twice here.
+    await createUploadRecord(redis, keys, {
+      uploadId: "u_test",
+      name: "again.csv",
+      createdAt: 9_000,
+      labelled: false,
+      modelVersion: "zzz",
+      window: { size: 50, stride: 50 },
+    });
+    expect(await redis.hget(keys.counters, "uploads")).toBe("1");
+    expect(await redis.hget(keys.upload("u_test"), "name")).toBe("t.csv");
+
+    const builder = new FlowEntryBuilder({
+      uploadId: "u_test",
+      featureCount: 1,
+      window: { size: 50, stride: 50 },
+      windowsPerEntry: 2,
+      modelVersion: "abc",
+      labelled: true,
+    });
+    const [entry] = builder.push({
+      count: 100,
+      featureCount: 1,
+      values: new Float64Array(100),
+      lines: Float64Array.from({ length: 100 }, (_, i) => i + 2),
+      attack: new Uint8Array(100),
+    });
+    const progress = { rowsAccepted: 100, rowsRejected: 0, rowsRejectedDelta: 0, updatedAt: 1_500 };
+    expect(await queueFlowEntry(redis, keys, entry!, 100, progress)).toMatch(/^\d+-\d+$/);
+    expect(await queueFlowEntry(redis, keys, entry!, 100, progress)).toBeNull();
+    expect(await redis.xlen(keys.flows)).toBe(1);
+    expect(await redis.hgetall(keys.upload("u_test"))).toMatchObject({
+      entriesQueued: "1",
+      windowsQueued: "2",
+      flowsQueued: "100",
+    });
+    expect(await redis.hget(keys.counters, "flowsIngested")).toBe("100");
+
+    const end = { ...finish, rowsRejectedDelta: 2 };
+    expect(await finishUpload(redis, keys, "u_test", end)).toBe("scoring");
+    expect(await finishUpload(redis, keys, "u_test", end)).toBe("scoring");
+    expect(await redis.hget(keys.counters, "rowsRejected")).toBe("2");
+  });
+
+  it("counts a failed upload's rejected rows once when the step is resent", async () => {
+    const keys = await uploadWith({});
+    const progress = { ...finish, rowsRejectedDelta: 3 };
+    await failUpload(redis, keys, "u_test", "client disconnected after 300 rows", progress);
+    await failUpload(redis, keys, "u_test", "client disconnected after 300 rows", progress);
+    expect(await redis.hget(keys.counters, "rowsRejected")).toBe("3");
+    expect(await redis.hget(keys.upload("u_test"), "state")).toBe("failed");
+  });
 
   it("finishes as done when every queued window is scored or dead-lettered", async () => {
     const keys = await uploadWith({ windowsQueued: 5, windowsScored: 3, windowsDeadLettered: 2 });

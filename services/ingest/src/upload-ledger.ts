@@ -11,7 +11,7 @@ import {
   type RejectedRow,
   type UploadState,
 } from "@floodwatch/core";
-import type { ChainableCommander, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 
 /** What an upload records about itself when it starts. */
 export interface UploadStart {
@@ -34,31 +34,27 @@ export interface UploadProgress {
   updatedAt: number;
 }
 
-/** Runs a MULTI and throws the first command error (ioredis reports them per command). */
-async function execOrThrow(multi: ChainableCommander): Promise<[Error | null, unknown][]> {
-  const replies = await multi.exec();
-  if (replies === null) throw new Error("MULTI was aborted");
-  for (const [error] of replies) if (error) throw error;
-  return replies;
-}
-
 /** A byte view as a Buffer without copying, as ioredis sends Buffers verbatim. */
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function progressFields(progress: UploadProgress): (string | number)[] {
-  const fields: (string | number)[] = [
-    "rowsAccepted",
-    progress.rowsAccepted,
-    "rowsRejected",
-    progress.rowsRejected,
-    "updatedAt",
-    progress.updatedAt,
-  ];
-  if (progress.rejected !== undefined) fields.push("rejected", JSON.stringify(progress.rejected));
-  return fields;
-}
+/**
+ * Every ledger step is idempotent: ioredis resends a command that was in flight when the
+ * connection dropped (a Redis restart), and Redis may already have run it. A resent step must
+ * then change nothing, or a flow entry would be queued, or an upload counted, twice.
+ */
+const CREATE_UPLOAD_SCRIPT = `
+local upload, uploads, counters = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('EXISTS', upload) == 1 then return 0 end
+redis.call('HSET', upload, 'name', ARGV[2], 'createdAt', ARGV[3], 'updatedAt', ARGV[3],
+  'state', 'streaming', 'labelled', ARGV[4], 'modelVersion', ARGV[5], 'windowSize', ARGV[6],
+  'windowStride', ARGV[7], 'rowsAccepted', 0, 'rowsRejected', 0, 'rejected', '[]', 'tailFlows', 0,
+  'entriesQueued', 0, 'windowsQueued', 0, 'flowsQueued', 0, 'ingestDone', 0)
+redis.call('ZADD', uploads, ARGV[3], ARGV[1])
+redis.call('HINCRBY', counters, 'uploads', 1)
+return 1
+`;
 
 /**
  * Creates the upload hash in state `streaming`, indexes it by creation time and counts it. Called
@@ -69,37 +65,50 @@ export async function createUploadRecord(
   keys: RedisKeys,
   start: UploadStart,
 ): Promise<void> {
-  const key = keys.upload(start.uploadId);
-  await execOrThrow(
-    redis
-      .multi()
-      .hset(key, {
-        name: start.name,
-        createdAt: start.createdAt,
-        updatedAt: start.createdAt,
-        state: "streaming" satisfies UploadState,
-        labelled: start.labelled ? 1 : 0,
-        modelVersion: start.modelVersion,
-        windowSize: start.window.size,
-        windowStride: start.window.stride,
-        rowsAccepted: 0,
-        rowsRejected: 0,
-        rejected: "[]",
-        tailFlows: 0,
-        entriesQueued: 0,
-        windowsQueued: 0,
-        flowsQueued: 0,
-        ingestDone: 0,
-      })
-      .zadd(keys.uploads, start.createdAt, start.uploadId)
-      .hincrby(keys.counters, "uploads", 1),
+  await redis.eval(
+    CREATE_UPLOAD_SCRIPT,
+    3,
+    keys.upload(start.uploadId),
+    keys.uploads,
+    keys.counters,
+    start.uploadId,
+    start.name,
+    start.createdAt,
+    start.labelled ? 1 : 0,
+    start.modelVersion,
+    start.window.size,
+    start.window.stride,
   );
 }
 
 /**
- * Adds one flow entry to the flows stream and, in the same MULTI, the upload's and the global
+ * Queues entry number `seq` of an upload unless it is already queued (`entriesQueued > seq`): a
+ * resent step finds it there and does nothing.
+ */
+const QUEUE_ENTRY_SCRIPT = `
+local flows, upload, counters = KEYS[1], KEYS[2], KEYS[3]
+-- Already queued: a resend. (Fewer than seq means Redis lost acknowledged writes, e.g. a crash
+-- inside the append-only file's fsync second; queueing then scores the flows rather than losing them.)
+if tonumber(redis.call('HGET', upload, 'entriesQueued') or '0') > tonumber(ARGV[1]) then
+  return false
+end
+local id = redis.call('XADD', flows, '*', 'meta', ARGV[2], 'values', ARGV[3], 'lines', ARGV[4],
+  'attack', ARGV[5])
+redis.call('HINCRBY', upload, 'entriesQueued', 1)
+redis.call('HINCRBY', upload, 'windowsQueued', ARGV[6])
+redis.call('HINCRBY', upload, 'flowsQueued', ARGV[7])
+redis.call('HSET', upload, 'rowsAccepted', ARGV[8], 'rowsRejected', ARGV[9], 'updatedAt', ARGV[10])
+if ARGV[11] ~= '' then redis.call('HSET', upload, 'rejected', ARGV[11]) end
+redis.call('HINCRBY', counters, 'flowsIngested', ARGV[7])
+if tonumber(ARGV[12]) > 0 then redis.call('HINCRBY', counters, 'rowsRejected', ARGV[12]) end
+return id
+`;
+
+/**
+ * Adds one flow entry to the flows stream and, in the same atomic step, the upload's and the global
  * counters. `newFlows` is how many of the entry's flows no earlier entry carried (an entry
- * repeats the `size - stride` flows of left context it needs). Returns the stream entry id.
+ * repeats the `size - stride` flows of left context it needs). Returns the stream entry id, or
+ * null when this entry was already queued (a resent step).
  */
 export async function queueFlowEntry(
   redis: Redis,
@@ -107,33 +116,28 @@ export async function queueFlowEntry(
   entry: FlowEntry,
   newFlows: number,
   progress: UploadProgress,
-): Promise<string> {
+): Promise<string | null> {
   const encoded = encodeFlowEntry(entry);
-  const key = keys.upload(entry.meta.uploadId);
-  const multi = redis
-    .multi()
-    .xadd(
-      keys.flows,
-      "*",
-      "meta",
-      encoded.meta,
-      "values",
-      asBuffer(encoded.values),
-      "lines",
-      asBuffer(encoded.lines),
-      "attack",
-      asBuffer(encoded.attack),
-    )
-    .hincrby(key, "entriesQueued", 1)
-    .hincrby(key, "windowsQueued", entry.meta.windowCount)
-    .hincrby(key, "flowsQueued", newFlows)
-    .hset(key, ...progressFields(progress))
-    .hincrby(keys.counters, "flowsIngested", newFlows);
-  if (progress.rowsRejectedDelta > 0) {
-    multi.hincrby(keys.counters, "rowsRejected", progress.rowsRejectedDelta);
-  }
-  const replies = await execOrThrow(multi);
-  return String(replies[0]![1]);
+  const id = await redis.eval(
+    QUEUE_ENTRY_SCRIPT,
+    3,
+    keys.flows,
+    keys.upload(entry.meta.uploadId),
+    keys.counters,
+    entry.meta.seq,
+    encoded.meta,
+    asBuffer(encoded.values),
+    asBuffer(encoded.lines),
+    asBuffer(encoded.attack),
+    entry.meta.windowCount,
+    newFlows,
+    progress.rowsAccepted,
+    progress.rowsRejected,
+    progress.updatedAt,
+    progress.rejected === undefined ? "" : JSON.stringify(progress.rejected),
+    progress.rowsRejectedDelta,
+  );
+  return typeof id === "string" ? id : null;
 }
 
 /**
@@ -143,6 +147,9 @@ export async function queueFlowEntry(
  */
 const FINISH_UPLOAD_SCRIPT = `
 local upload, counters = KEYS[1], KEYS[2]
+if redis.call('HGET', upload, 'ingestDone') == '1' then
+  return redis.call('HGET', upload, 'state')
+end
 redis.call('HSET', upload, 'rowsAccepted', ARGV[1], 'rowsRejected', ARGV[2], 'rejected', ARGV[3],
   'tailFlows', ARGV[4], 'updatedAt', ARGV[5], 'ingestDone', '1')
 if tonumber(ARGV[6]) > 0 then redis.call('HINCRBY', counters, 'rowsRejected', ARGV[6]) end
@@ -183,6 +190,16 @@ export async function finishUpload(
   return state === "done" ? "done" : "scoring";
 }
 
+const FAIL_UPLOAD_SCRIPT = `
+local upload, counters = KEYS[1], KEYS[2]
+if redis.call('HGET', upload, 'state') == 'failed' then return 0 end
+redis.call('HSET', upload, 'state', 'failed', 'error', ARGV[1], 'tailFlows', ARGV[2],
+  'rowsAccepted', ARGV[3], 'rowsRejected', ARGV[4], 'updatedAt', ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', upload, 'rejected', ARGV[6]) end
+if tonumber(ARGV[7]) > 0 then redis.call('HINCRBY', counters, 'rowsRejected', ARGV[7]) end
+return 1
+`;
+
 /**
  * Marks an upload as failed with the reason. `ingestDone` stays 0, so the detectors' done rule
  * never turns it into `done`: it stays `failed` while the entries already queued are scored.
@@ -194,21 +211,17 @@ export async function failUpload(
   reason: string,
   progress: UploadProgress & { tailFlows: number },
 ): Promise<void> {
-  const key = keys.upload(uploadId);
-  const multi = redis
-    .multi()
-    .hset(
-      key,
-      "state",
-      "failed" satisfies UploadState,
-      "error",
-      reason,
-      "tailFlows",
-      progress.tailFlows,
-    )
-    .hset(key, ...progressFields(progress));
-  if (progress.rowsRejectedDelta > 0) {
-    multi.hincrby(keys.counters, "rowsRejected", progress.rowsRejectedDelta);
-  }
-  await execOrThrow(multi);
+  await redis.eval(
+    FAIL_UPLOAD_SCRIPT,
+    2,
+    keys.upload(uploadId),
+    keys.counters,
+    reason,
+    progress.tailFlows,
+    progress.rowsAccepted,
+    progress.rowsRejected,
+    progress.updatedAt,
+    progress.rejected === undefined ? "" : JSON.stringify(progress.rejected),
+    progress.rowsRejectedDelta,
+  );
 }
