@@ -267,3 +267,23 @@ describe("splitCsvLine", () => {
     expect(splitCsvLine('a, "b,c" ,"d""e",')).toEqual(["a", "b,c ", 'd"e', ""]);
   });
 });
+
+describe("FlowCsvReader.flush", () => {
+  it("hands over a partly filled batch at once, without disturbing earlier or later rows", () => {
+    const reader = new FlowCsvReader({ features: FEATURES, batchSize: 4 });
+    const header = "Flow Duration,Flow Bytes/s,SYN Flag Count\n";
+    expect(reader.push(header + "1,10,0\n2,20,1\n")).toEqual([]);
+    const first = reader.flush();
+    expect(first.map((b) => b.count)).toEqual([2]);
+    expect(reader.flush()).toEqual([]);
+    // The next rows reuse the reader's buffers; the batch already handed over keeps its values.
+    const full = reader.push("3,30,0\n4,40,0\n5,50,1\n6,60,0\n7,70,");
+    expect(full.map((b) => [...b.lines.subarray(0, b.count)])).toEqual([[4, 5, 6, 7]]);
+    expect([...first[0]!.values]).toEqual([1, 10, 0, 2, 20, 1]);
+    expect([...first[0]!.lines]).toEqual([2, 3]);
+    expect(reader.flush()).toEqual([]); // the cut row is not complete yet
+    const rest = [...reader.push("1\n"), ...reader.flush(), ...reader.end()];
+    expect(rest.map((b) => [...b.values.subarray(0, b.count * 3)])).toEqual([[7, 70, 1]]);
+    expect(reader.stats.rowsAccepted).toBe(7);
+  });
+});

@@ -221,6 +221,15 @@ export class FlowCsvReader {
   }
 
   /** Finishes the input: reads a last line without newline, flushes the partial batch. */
+  /**
+   * Hands over the rows read so far that have not filled a batch yet, as a batch of their own
+   * (or nothing). A live source calls this after each chunk so its flows move on without waiting
+   * for {@link FlowCsvReaderOptions.batchSize} rows; the reader's buffers are reused.
+   */
+  flush(): FlowBatch[] {
+    return this.#batchFill > 0 ? [this.#takeBatch()] : [];
+  }
+
   end(): FlowBatch[] {
     const out: FlowBatch[] = [];
     if (this.#pending.length > 0) {
@@ -249,19 +258,20 @@ export class FlowCsvReader {
     const full = this.#batch;
     const n = this.#batchFill;
     const featureCount = this.#features.length;
-    const batch: FlowBatch =
-      n === this.#batchSize
-        ? { ...full, count: n }
-        : {
-            count: n,
-            featureCount,
-            values: full.values.slice(0, n * featureCount),
-            lines: full.lines.slice(0, n),
-            attack: full.attack.slice(0, n),
-          };
-    this.#batch = this.#newBatch();
     this.#batchFill = 0;
-    return batch;
+    if (n === this.#batchSize) {
+      // The full buffers go to the caller; later rows need new ones.
+      this.#batch = this.#newBatch();
+      return { ...full, count: n };
+    }
+    // A partial batch is copied out, and the buffers stay for the rows still to come.
+    return {
+      count: n,
+      featureCount,
+      values: full.values.slice(0, n * featureCount),
+      lines: full.lines.slice(0, n),
+      attack: full.attack.slice(0, n),
+    };
   }
 
   #reject(line: number, reason: string, column?: number): void {

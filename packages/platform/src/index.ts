@@ -4,3 +4,4 @@ export * from "./model-registry.ts";
 export * from "./redis-connection.ts";
 export * from "./redis-server.ts";
 export * from "./service-config.ts";
+export * from "./redis-script.ts";

@@ -64,6 +64,8 @@ export class WsHub {
   private pending: WindowResult[] = [];
   private history: WindowResult[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
+  /** When the last window batch went out (monotonic ms). */
+  private lastFlushAt = -Infinity;
   private tickTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private ticking = false;
@@ -129,7 +131,11 @@ export class WsHub {
     if (this.pending.length >= MAX_BATCH_WINDOWS) {
       this.flush();
     } else if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => this.flush(), this.options.timing.flushMs);
+      // Leading edge: when nothing went out for a flush period, send at once (a quiet feed pays
+      // no batching delay); under load, batches go out at most once per period.
+      const wait = this.lastFlushAt + this.options.timing.flushMs - performance.now();
+      if (wait <= 0) this.flush();
+      else this.flushTimer = setTimeout(() => this.flush(), wait);
     }
   }
 
@@ -150,6 +156,7 @@ export class WsHub {
       this.flushTimer = undefined;
     }
     if (this.pending.length === 0) return;
+    this.lastFlushAt = performance.now();
     const windows = this.pending;
     this.pending = [];
     this.remember(windows);

@@ -11,6 +11,7 @@ import {
   type RejectedRow,
   type UploadState,
 } from "@floodwatch/core";
+import { RedisScript } from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 
 /** What an upload records about itself when it starts. */
@@ -44,7 +45,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
  * connection dropped (a Redis restart), and Redis may already have run it. A resent step must
  * then change nothing, or a flow entry would be queued, or an upload counted, twice.
  */
-const CREATE_UPLOAD_SCRIPT = `
+const CREATE_UPLOAD_SCRIPT = new RedisScript(`
 local upload, uploads, counters = KEYS[1], KEYS[2], KEYS[3]
 if redis.call('EXISTS', upload) == 1 then return 0 end
 redis.call('HSET', upload, 'name', ARGV[2], 'createdAt', ARGV[3], 'updatedAt', ARGV[3],
@@ -54,7 +55,7 @@ redis.call('HSET', upload, 'name', ARGV[2], 'createdAt', ARGV[3], 'updatedAt', A
 redis.call('ZADD', uploads, ARGV[3], ARGV[1])
 redis.call('HINCRBY', counters, 'uploads', 1)
 return 1
-`;
+`);
 
 /**
  * Creates the upload hash in state `streaming`, indexes it by creation time and counts it. Called
@@ -65,19 +66,18 @@ export async function createUploadRecord(
   keys: RedisKeys,
   start: UploadStart,
 ): Promise<void> {
-  await redis.eval(
-    CREATE_UPLOAD_SCRIPT,
-    3,
-    keys.upload(start.uploadId),
-    keys.uploads,
-    keys.counters,
-    start.uploadId,
-    start.name,
-    start.createdAt,
-    start.labelled ? 1 : 0,
-    start.modelVersion,
-    start.window.size,
-    start.window.stride,
+  await CREATE_UPLOAD_SCRIPT.run(
+    redis,
+    [keys.upload(start.uploadId), keys.uploads, keys.counters],
+    [
+      start.uploadId,
+      start.name,
+      start.createdAt,
+      start.labelled ? 1 : 0,
+      start.modelVersion,
+      start.window.size,
+      start.window.stride,
+    ],
   );
 }
 
@@ -85,7 +85,7 @@ export async function createUploadRecord(
  * Queues entry number `seq` of an upload unless it is already queued (`entriesQueued > seq`): a
  * resent step finds it there and does nothing.
  */
-const QUEUE_ENTRY_SCRIPT = `
+const QUEUE_ENTRY_SCRIPT = new RedisScript(`
 local flows, upload, counters = KEYS[1], KEYS[2], KEYS[3]
 -- Already queued: a resend. (Fewer than seq means Redis lost acknowledged writes, e.g. a crash
 -- inside the append-only file's fsync second; queueing then scores the flows rather than losing them.)
@@ -102,7 +102,7 @@ if ARGV[11] ~= '' then redis.call('HSET', upload, 'rejected', ARGV[11]) end
 redis.call('HINCRBY', counters, 'flowsIngested', ARGV[7])
 if tonumber(ARGV[12]) > 0 then redis.call('HINCRBY', counters, 'rowsRejected', ARGV[12]) end
 return id
-`;
+`);
 
 /**
  * Adds one flow entry to the flows stream and, in the same atomic step, the upload's and the global
@@ -118,24 +118,23 @@ export async function queueFlowEntry(
   progress: UploadProgress,
 ): Promise<string | null> {
   const encoded = encodeFlowEntry(entry);
-  const id = await redis.eval(
-    QUEUE_ENTRY_SCRIPT,
-    3,
-    keys.flows,
-    keys.upload(entry.meta.uploadId),
-    keys.counters,
-    entry.meta.seq,
-    encoded.meta,
-    asBuffer(encoded.values),
-    asBuffer(encoded.lines),
-    asBuffer(encoded.attack),
-    entry.meta.windowCount,
-    newFlows,
-    progress.rowsAccepted,
-    progress.rowsRejected,
-    progress.updatedAt,
-    progress.rejected === undefined ? "" : JSON.stringify(progress.rejected),
-    progress.rowsRejectedDelta,
+  const id = await QUEUE_ENTRY_SCRIPT.run(
+    redis,
+    [keys.flows, keys.upload(entry.meta.uploadId), keys.counters],
+    [
+      entry.meta.seq,
+      encoded.meta,
+      asBuffer(encoded.values),
+      asBuffer(encoded.lines),
+      asBuffer(encoded.attack),
+      entry.meta.windowCount,
+      newFlows,
+      progress.rowsAccepted,
+      progress.rowsRejected,
+      progress.updatedAt,
+      progress.rejected === undefined ? "" : JSON.stringify(progress.rejected),
+      progress.rowsRejectedDelta,
+    ],
   );
   return typeof id === "string" ? id : null;
 }
@@ -145,7 +144,7 @@ export async function queueFlowEntry(
  * of docs/architecture.md — `done` when every queued window is already scored or dead-lettered,
  * else `scoring` (the detector's commit sets `done` when the last window lands). Returns the state.
  */
-const FINISH_UPLOAD_SCRIPT = `
+const FINISH_UPLOAD_SCRIPT = new RedisScript(`
 local upload, counters = KEYS[1], KEYS[2]
 if redis.call('HGET', upload, 'ingestDone') == '1' then
   return redis.call('HGET', upload, 'state')
@@ -160,7 +159,7 @@ local state = 'scoring'
 if finished >= queued then state = 'done' end
 redis.call('HSET', upload, 'state', state)
 return state
-`;
+`);
 
 /** Final figures of a fully read upload. */
 export interface UploadFinish extends UploadProgress {
@@ -175,22 +174,22 @@ export async function finishUpload(
   uploadId: string,
   finish: UploadFinish,
 ): Promise<Extract<UploadState, "scoring" | "done">> {
-  const state = await redis.eval(
-    FINISH_UPLOAD_SCRIPT,
-    2,
-    keys.upload(uploadId),
-    keys.counters,
-    finish.rowsAccepted,
-    finish.rowsRejected,
-    JSON.stringify(finish.rejected),
-    finish.tailFlows,
-    finish.updatedAt,
-    finish.rowsRejectedDelta,
+  const state = await FINISH_UPLOAD_SCRIPT.run(
+    redis,
+    [keys.upload(uploadId), keys.counters],
+    [
+      finish.rowsAccepted,
+      finish.rowsRejected,
+      JSON.stringify(finish.rejected),
+      finish.tailFlows,
+      finish.updatedAt,
+      finish.rowsRejectedDelta,
+    ],
   );
   return state === "done" ? "done" : "scoring";
 }
 
-const FAIL_UPLOAD_SCRIPT = `
+const FAIL_UPLOAD_SCRIPT = new RedisScript(`
 local upload, counters = KEYS[1], KEYS[2]
 if redis.call('HGET', upload, 'state') == 'failed' then return 0 end
 redis.call('HSET', upload, 'state', 'failed', 'error', ARGV[1], 'tailFlows', ARGV[2],
@@ -198,7 +197,7 @@ redis.call('HSET', upload, 'state', 'failed', 'error', ARGV[1], 'tailFlows', ARG
 if ARGV[6] ~= '' then redis.call('HSET', upload, 'rejected', ARGV[6]) end
 if tonumber(ARGV[7]) > 0 then redis.call('HINCRBY', counters, 'rowsRejected', ARGV[7]) end
 return 1
-`;
+`);
 
 /**
  * Marks an upload as failed with the reason. `ingestDone` stays 0, so the detectors' done rule
@@ -211,17 +210,17 @@ export async function failUpload(
   reason: string,
   progress: UploadProgress & { tailFlows: number },
 ): Promise<void> {
-  await redis.eval(
-    FAIL_UPLOAD_SCRIPT,
-    2,
-    keys.upload(uploadId),
-    keys.counters,
-    reason,
-    progress.tailFlows,
-    progress.rowsAccepted,
-    progress.rowsRejected,
-    progress.updatedAt,
-    progress.rejected === undefined ? "" : JSON.stringify(progress.rejected),
-    progress.rowsRejectedDelta,
+  await FAIL_UPLOAD_SCRIPT.run(
+    redis,
+    [keys.upload(uploadId), keys.counters],
+    [
+      reason,
+      progress.tailFlows,
+      progress.rowsAccepted,
+      progress.rowsRejected,
+      progress.updatedAt,
+      progress.rejected === undefined ? "" : JSON.stringify(progress.rejected),
+      progress.rowsRejectedDelta,
+    ],
   );
 }

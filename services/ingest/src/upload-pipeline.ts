@@ -181,6 +181,9 @@ class UploadRun {
       for await (const chunk of readUntilAborted(this.#input.source, this.#input.signal)) {
         this.#countBytes(chunk.byteLength);
         await this.#absorb(this.#reader.push(chunk));
+        // Rows of a partly filled batch move on now: a slow (live) upload would otherwise hold
+        // up to a batch of flows back before their entry can be queued.
+        await this.#absorb(this.#reader.flush());
       }
       await this.#absorb(this.#reader.end());
       const builder = this.#builder;
