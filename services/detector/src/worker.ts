@@ -79,7 +79,12 @@ export interface DetectorWorkerDeps {
 
 const DEFAULT_HEARTBEAT_MS = 2_000;
 const DEFAULT_MODEL_CHECK_MS = 10_000;
-const DEFAULT_HOUSEKEEPING_MS = 10_000;
+/**
+ * Trimming acknowledged flow entries this often keeps the stream to a few seconds of traffic: with
+ * 10 s between trims, a 2 GB upload at ~150,000 flows/s held ~315 MiB of acknowledged entries in
+ * Redis before each trim.
+ */
+const DEFAULT_HOUSEKEEPING_MS = 2_000;
 const DEFAULT_DRAIN_MS = 10_000;
 /** Flow-rate seconds older than this are deleted; readers only average the last few seconds. */
 const FLOW_RATE_KEEP_SECONDS = 300;
