@@ -163,6 +163,13 @@ describe("floodwatch errors", () => {
     expect(run.stderr).toContain("usage: floodwatch");
   });
 
+  it("prints a command's usage with --help and exits 0", async () => {
+    const run = await floodwatch(["train", "--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^usage: floodwatch train --out MODEL /);
+    expect(run.stderr).toBe("");
+  });
+
   it("exits 1 naming the missing columns of a file", async () => {
     const bad = join(dir, "bad.csv");
     await writeFile(bad, "Flow Duration,Protocol\n1,6\n");

@@ -36,6 +36,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
+  if (command && (rest.includes("--help") || rest.includes("-h"))) {
+    process.stdout.write(`usage: floodwatch ${command.usage}\n`);
+    return 0;
+  }
   try {
     if (!command) throw new UsageError(`unknown command ${name}`);
     let parsed;
