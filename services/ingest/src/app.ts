@@ -34,6 +34,7 @@ import { detectorBacklog } from "./flows-stream.ts";
 import { InFlightUploads } from "./in-flight-uploads.ts";
 import { createIngestMetrics, type IngestMetrics } from "./ingest-metrics.ts";
 import { ActiveModelCache } from "./model-cache.ts";
+import { ParsePool } from "./parse-pool.ts";
 import { withRedisDeadline } from "./redis-deadline.ts";
 import { uploadRoute } from "./upload-route.ts";
 
@@ -144,6 +145,23 @@ export function buildIngestApp(deps: IngestAppDeps): FastifyInstance {
     return reply.header("content-type", metrics.registry.contentType).send(text);
   });
 
-  void app.register(uploadRoute, { config, redis, keys, models, metrics, inFlight, now });
+  // The parse workers start with the server (an app only injected into starts them with its
+  // first upload) and stop once the last request is answered.
+  const parsePool = new ParsePool();
+  app.addHook("onListen", () => {
+    parsePool.warm();
+  });
+  app.addHook("onClose", () => parsePool.close());
+
+  void app.register(uploadRoute, {
+    config,
+    redis,
+    keys,
+    models,
+    metrics,
+    inFlight,
+    parsePool,
+    now,
+  });
   return app;
 }

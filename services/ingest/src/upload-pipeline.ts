@@ -1,29 +1,31 @@
 /**
- * One upload from bytes to flow entries: CSV chunks -> `FlowCsvReader` (the active model's
- * features) -> `FlowEntryBuilder` (its window) -> XADD, with the upload hash kept in step.
+ * One upload from bytes to flow entries: CSV chunks -> a parse worker (`FlowCsvReader` with the
+ * active model's features, `FlowEntryBuilder` with its window) -> XADD, with the upload hash
+ * kept in step. The main thread reads the request and does the Redis steps while the worker
+ * parses the chunks behind it.
  *
- * Memory stays flat whatever the size: one chunk, one reader batch and one entry are held at a
- * time, and the next chunk is not read until the previous entries are stored. When the detectors
- * fall behind, the pipeline stops reading (the caller's stream stops, and TCP pushes back on the
- * client) instead of buffering or dropping flows.
+ * Memory stays flat whatever the size: at most a few chunks wait at the worker, and the request
+ * is not read further until their entries are stored. When the detectors fall behind, the
+ * pipeline stops reading (the caller's stream stops, and TCP pushes back on the client) instead
+ * of buffering or dropping flows.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   FlowCsvError,
-  FlowCsvReader,
-  FlowEntryBuilder,
   uploadAcceptedSchema,
   windowsPerEntry,
   type FloodwatchModel,
-  type FlowBatch,
   type FlowEntry,
   type RedisKeys,
+  type RejectedRow,
   type UploadAccepted,
 } from "@floodwatch/core";
 import type { Redis } from "ioredis";
 import type { BaseLogger } from "pino";
 import { detectorBacklog } from "./flows-stream.ts";
 import type { IngestMetrics, UploadOutcome } from "./ingest-metrics.ts";
+import type { ParseJobHandle, ParsePool } from "./parse-pool.ts";
+import { parseFailureError, type ParseEnd, type ParseStats } from "./parse-protocol.ts";
 import { withRedisDeadline } from "./redis-deadline.ts";
 import {
   NoDataRowsError,
@@ -62,6 +64,8 @@ export interface UploadPipelineDeps {
   settings: UploadPipelineSettings;
   metrics: IngestMetrics;
   logger: Pick<BaseLogger, "info" | "warn" | "error">;
+  /** The worker threads that parse the CSV. */
+  parsePool: ParsePool;
   /** Clock (ms since epoch) for record times and entry `receivedAt`. */
   now: () => number;
 }
@@ -85,6 +89,20 @@ export interface UploadInput {
  * moves noticeably within one poll, and 20 XINFO calls a second per waiting upload cost nothing.
  */
 const DEFAULT_BACKLOG_POLL_MS = 50;
+
+/**
+ * Messages of CSV an upload may have sent to its parse worker and not stored yet before the
+ * request stops being read: enough that the worker keeps parsing while the main thread waits on
+ * Redis (with one chunk a message and 4 of them, it ran dry and ingest was 20 % slower), few
+ * enough that an upload holds at most a few MiB of CSV and entries whatever its size.
+ */
+const MAX_MESSAGES_IN_FLIGHT = 8;
+
+/**
+ * While the worker is busy, request chunks (at most 64 KiB each) are gathered up to 256 KiB a
+ * message: each message costs the worker a reply and the reader a copy of its partial last row.
+ */
+const GATHER_BYTES = 256 * 1024;
 
 /**
  * Reads an upload to the end and queues its flows. Resolves with the `201` answer; rejects with an
@@ -151,14 +169,29 @@ async function* readUntilAborted<T>(
 class UploadRun {
   readonly #input: UploadInput;
   readonly #deps: UploadPipelineDeps;
-  readonly #reader: FlowCsvReader;
   readonly #startedAt = performance.now();
-  #builder: FlowEntryBuilder | undefined;
+  #job: ParseJobHandle | undefined;
+  /** Messages (chunks, and the end) sent to the worker whose entries are not all stored yet. */
+  #unstored = 0;
+  /** Chunks read but not sent yet, while the worker is busy. */
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
+  /** Wakes the reading side when a chunk's entries are stored (or storing failed). */
+  #onStored: (() => void) | undefined;
+  /** Why storing failed, when it did: the upload's failure. */
+  #storeFailure: { error: unknown } | undefined;
+  /** Set when reading failed: storing stops after the entry in hand. */
+  #stopping = false;
+  /** The reader's totals as of the last reply taken. */
+  #stats: ParseStats = { rowsAccepted: 0, rowsRejected: 0, labelled: false };
+  #rejected: RejectedRow[] = [];
   /** Whether the upload hash may exist (its creation was sent, even if unanswered). */
   #recordSent = false;
   #bytes = 0;
   /** End (exclusive flow index) of the flows already on the stream. */
   #queuedFlowEnd = 0;
+  /** Windows already on the stream. */
+  #windowsQueued = 0;
   /** Rejected rows already added to the global counter. */
   #rejectedCounted = 0;
   /** Kept rejected rows already written to the upload hash. */
@@ -167,36 +200,24 @@ class UploadRun {
   constructor(input: UploadInput, deps: UploadPipelineDeps) {
     this.#input = input;
     this.#deps = deps;
-    this.#reader = new FlowCsvReader({ features: input.model.features });
   }
 
   get #rowsRead(): number {
-    const stats = this.#reader.stats;
-    return stats.rowsAccepted + stats.rowsRejected;
+    return this.#stats.rowsAccepted + this.#stats.rowsRejected;
   }
 
   async run(): Promise<UploadAccepted> {
     const { uploadId, name, model } = this.#input;
     try {
-      for await (const chunk of readUntilAborted(this.#input.source, this.#input.signal)) {
-        this.#countBytes(chunk.byteLength);
-        await this.#absorb(this.#reader.push(chunk));
-        // Rows of a partly filled batch move on now: a slow (live) upload would otherwise hold
-        // up to a batch of flows back before their entry can be queued.
-        await this.#absorb(this.#reader.flush());
-      }
-      await this.#absorb(this.#reader.end());
-      const builder = this.#builder;
-      if (builder === undefined) throw new NoDataRowsError();
-      const last = builder.flush();
-      if (last !== null) await this.#queue(last);
-      const stats = this.#reader.stats;
+      const end = await this.#parseAndStore();
+      if (!end.sawRows) throw new NoDataRowsError();
+      const stats = this.#stats;
       const progress = this.#progress();
       const state = await this.#redisStep(
         finishUpload(this.#deps.redis, this.#deps.keys, uploadId, {
           ...progress,
-          rejected: stats.rejected,
-          tailFlows: builder.tailFlows,
+          rejected: this.#rejected,
+          tailFlows: end.tailFlows,
         }),
         "finishing the upload",
       );
@@ -206,10 +227,10 @@ class UploadRun {
         name,
         rowsAccepted: stats.rowsAccepted,
         rowsRejected: stats.rowsRejected,
-        rejected: stats.rejected,
-        windowsQueued: builder.windowsQueued,
-        tailFlows: builder.tailFlows,
-        labelled: this.#reader.labelled,
+        rejected: this.#rejected,
+        windowsQueued: this.#windowsQueued,
+        tailFlows: end.tailFlows,
+        labelled: stats.labelled,
         modelVersion: model.version,
       });
       const seconds = this.#finish("accepted");
@@ -229,13 +250,15 @@ class UploadRun {
           outcome,
           reason: failure instanceof Error ? failure.message : String(failure),
           rowsRead: this.#rowsRead,
-          windowsQueued: this.#builder?.windowsQueued ?? 0,
+          windowsQueued: this.#windowsQueued,
           bytes: this.#bytes,
           seconds,
         },
         "upload not ingested",
       );
       throw failure;
+    } finally {
+      this.#job?.close();
     }
   }
 
@@ -244,7 +267,7 @@ class UploadRun {
     this.#deps.metrics.uploadBytes.inc(bytes);
     const limit = this.#deps.settings.maxUploadBytes;
     if (this.#bytes > limit) {
-      const windows = this.#builder?.windowsQueued ?? 0;
+      const windows = this.#windowsQueued;
       throw new UploadTooLargeError(
         limit,
         `stopped after ${this.#rowsRead} rows; ` +
@@ -255,44 +278,131 @@ class UploadRun {
     }
   }
 
-  /** Takes batches from the reader; the upload starts (in Redis) with its first data row. */
-  async #absorb(batches: FlowBatch[]): Promise<void> {
-    let builder = this.#builder;
-    if (builder === undefined) {
-      if (this.#rowsRead === 0) return; // header only so far (or nothing): nothing to record
-      builder = await this.#start();
+  /**
+   * Reads the request into the parse worker while the entries it sends back are stored, each at
+   * its own pace; the request waits only while {@link MAX_MESSAGES_IN_FLIGHT} messages are not
+   * stored yet. Resolves with how the upload ended once its last entry is stored.
+   */
+  async #parseAndStore(): Promise<ParseEnd> {
+    const { uploadId, model, source } = this.#input;
+    const settings = this.#deps.settings;
+    const job = this.#deps.parsePool.open({
+      uploadId,
+      features: model.features,
+      window: model.window,
+      windowsPerEntry: windowsPerEntry(model.window, settings.entryFlows),
+      modelVersion: model.version,
+    });
+    this.#job = job;
+    // A failed store stops the reading at once, even in the middle of waiting for the client.
+    const storeStopped = new AbortController();
+    const storing = this.#storeReplies(job, storeStopped);
+    storing.catch(() => undefined); // awaited below; this only marks the rejection handled
+    const input = this.#input.signal;
+    const signal =
+      input === undefined ? storeStopped.signal : AbortSignal.any([input, storeStopped.signal]);
+    try {
+      for await (const chunk of readUntilAborted(source, signal)) {
+        // Everything sent before is stored first, so a 413 says exactly what was queued.
+        if (this.#bytes + chunk.byteLength > settings.maxUploadBytes) {
+          this.#sendHeld();
+          await this.#whenStored(1);
+        }
+        this.#countBytes(chunk.byteLength);
+        this.#held.push(chunk);
+        this.#heldBytes += chunk.byteLength;
+        // An idle worker gets the chunk at once (a live upload's rows move on); a busy one gets
+        // chunks gathered into larger messages, which costs it less per byte.
+        if (this.#unstored === 0 || this.#heldBytes >= GATHER_BYTES) this.#sendHeld();
+        await this.#whenStored(MAX_MESSAGES_IN_FLIGHT);
+      }
+      this.#sendHeld();
+      this.#unstored++;
+      job.end();
+    } catch (error) {
+      // Stop storing after the entry in hand, so the failure is written after the last entry.
+      this.#stopping = true;
+      job.close();
+      await storing.catch(() => undefined);
+      throw this.#storeFailure?.error ?? error;
     }
-    for (const batch of batches) {
-      for (const entry of builder.push(batch)) await this.#queue(entry);
+    return await storing;
+  }
+
+  /** Resolves once fewer than `limit` chunks are sent but not stored; throws if storing failed. */
+  async #whenStored(limit: number): Promise<void> {
+    for (;;) {
+      if (this.#storeFailure !== undefined) throw this.#storeFailure.error;
+      if (this.#unstored < limit) return;
+      await new Promise<void>((resolve) => {
+        this.#onStored = resolve;
+      });
     }
   }
 
-  async #start(): Promise<FlowEntryBuilder> {
+  /** Sends the chunks gathered so far to the worker. */
+  #sendHeld(): void {
+    if (this.#held.length === 0) return;
+    this.#unstored++;
+    this.#job!.push(this.#held);
+    this.#held = [];
+    this.#heldBytes = 0;
+  }
+
+  #wakeReader(): void {
+    const wake = this.#onStored;
+    this.#onStored = undefined;
+    wake?.();
+  }
+
+  /**
+   * Takes the worker's replies in order and stores their entries; the upload starts (in Redis)
+   * with its first data row. Resolves with the last reply's account of the end.
+   */
+  async #storeReplies(job: ParseJobHandle, stopped: AbortController): Promise<ParseEnd> {
+    try {
+      for (;;) {
+        const reply = await job.next(this.#input.signal);
+        if (reply.kind === "failed") throw parseFailureError(reply.failure);
+        this.#stats = reply.stats;
+        if (reply.stats.rejected !== undefined) this.#rejected = reply.stats.rejected;
+        if (!this.#recordSent && this.#rowsRead > 0) await this.#start();
+        const now = this.#deps.now();
+        for (const entry of reply.entries) {
+          if (this.#stopping) throw new Error("upload stopped");
+          // Stamped on arrival here, with the service's clock: the worker built it just before.
+          entry.meta.receivedAt = now;
+          await this.#queue(entry);
+        }
+        this.#unstored--;
+        // The worker has caught up: what was gathered meanwhile goes now, not with the next chunk.
+        if (this.#unstored === 0) this.#sendHeld();
+        this.#wakeReader();
+        if (reply.end !== undefined) return reply.end;
+      }
+    } catch (error) {
+      if (!this.#stopping) this.#storeFailure = { error };
+      stopped.abort();
+      this.#wakeReader();
+      throw error;
+    }
+  }
+
+  async #start(): Promise<void> {
     const { uploadId, name, model } = this.#input;
     const deps = this.#deps;
-    const builder = new FlowEntryBuilder({
-      uploadId,
-      featureCount: model.features.length,
-      window: model.window,
-      windowsPerEntry: windowsPerEntry(model.window, deps.settings.entryFlows),
-      modelVersion: model.version,
-      labelled: this.#reader.labelled,
-      now: deps.now,
-    });
     this.#recordSent = true;
     await this.#redisStep(
       createUploadRecord(deps.redis, deps.keys, {
         uploadId,
         name,
         createdAt: deps.now(),
-        labelled: this.#reader.labelled,
+        labelled: this.#stats.labelled,
         modelVersion: model.version,
         window: model.window,
       }),
       "creating the upload record",
     );
-    this.#builder = builder;
-    return builder;
   }
 
   async #queue(entry: FlowEntry): Promise<void> {
@@ -306,13 +416,14 @@ class UploadRun {
       "queueing a flow entry",
     );
     this.#queuedFlowEnd = entryEnd;
+    this.#windowsQueued = firstWindow + windowCount;
     this.#deps.metrics.flowsIngested.inc(newFlows);
     this.#deps.metrics.rowsRejected.inc(progress.rowsRejectedDelta);
   }
 
   /** Row counts to write now; claims the rejected rows not yet added to the global counter. */
   #progress(): UploadProgress {
-    const stats = this.#reader.stats;
+    const stats = this.#stats;
     const rowsRejectedDelta = stats.rowsRejected - this.#rejectedCounted;
     this.#rejectedCounted = stats.rowsRejected;
     const progress: UploadProgress = {
@@ -321,9 +432,9 @@ class UploadRun {
       rowsRejectedDelta,
       updatedAt: this.#deps.now(),
     };
-    if (stats.rejected.length !== this.#rejectedWritten) {
-      this.#rejectedWritten = stats.rejected.length;
-      progress.rejected = stats.rejected;
+    if (this.#rejected.length !== this.#rejectedWritten) {
+      this.#rejectedWritten = this.#rejected.length;
+      progress.rejected = this.#rejected;
     }
     return progress;
   }
@@ -383,9 +494,9 @@ class UploadRun {
     const progress = this.#progress();
     const writing = failUpload(redis, keys, this.#input.uploadId, reason, {
       ...progress,
-      rejected: this.#reader.stats.rejected,
+      rejected: this.#rejected,
       // Flows read but not queued: the partial entry and the last incomplete window.
-      tailFlows: this.#reader.stats.rowsAccepted - this.#queuedFlowEnd,
+      tailFlows: this.#stats.rowsAccepted - this.#queuedFlowEnd,
     }).then(
       () => this.#deps.metrics.rowsRejected.inc(progress.rowsRejectedDelta),
       (error: unknown) => {

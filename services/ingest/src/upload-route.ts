@@ -13,6 +13,7 @@ import type { IngestConfig } from "./env.ts";
 import type { InFlightUploads } from "./in-flight-uploads.ts";
 import type { IngestMetrics } from "./ingest-metrics.ts";
 import type { ActiveModelCache } from "./model-cache.ts";
+import type { ParsePool } from "./parse-pool.ts";
 import {
   InvalidUploadRequestError,
   MissingFileFieldError,
@@ -46,6 +47,7 @@ export interface UploadRouteOptions {
   models: ActiveModelCache;
   metrics: IngestMetrics;
   inFlight: InFlightUploads;
+  parsePool: ParsePool;
   now: () => number;
 }
 
@@ -138,7 +140,7 @@ async function multipartSource(
 
 /** Registers `POST /api/uploads` in its own scope (its body parsers apply to it alone). */
 export const uploadRoute: FastifyPluginAsync<UploadRouteOptions> = async (scope, options) => {
-  const { config, redis, keys, models, metrics, inFlight, now } = options;
+  const { config, redis, keys, models, metrics, inFlight, parsePool, now } = options;
   const maxUploadBytes = config.INGEST_MAX_UPLOAD_BYTES;
 
   // Hand the body stream to the handler untouched: the default parsers would buffer it.
@@ -189,6 +191,7 @@ export const uploadRoute: FastifyPluginAsync<UploadRouteOptions> = async (scope,
             keys,
             metrics,
             logger: request.log,
+            parsePool,
             now,
             settings: {
               entryFlows: config.INGEST_ENTRY_FLOWS,
