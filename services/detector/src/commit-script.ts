@@ -10,42 +10,14 @@
  *
  * See docs/architecture.md for the fields.
  */
-import { createHash } from "node:crypto";
 import {
   DETECTOR_GROUP,
   type EntryTally,
   type RedisKeys,
   type WindowResult,
 } from "@floodwatch/core";
+import { RedisScript } from "@floodwatch/platform";
 import type { Redis } from "ioredis";
-
-/** A Lua script with its SHA1, run by EVALSHA with an EVAL fallback. */
-interface LuaScript {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-function luaScript(lua: string): LuaScript {
-  return { lua, sha: createHash("sha1").update(lua).digest("hex") };
-}
-
-/**
- * Runs a script by its SHA1, loading it with EVAL when Redis does not have it: after a restart
- * or a SCRIPT FLUSH the script cache is empty.
- */
-async function runScript(
-  redis: Redis,
-  script: LuaScript,
-  keys: readonly string[],
-  args: readonly (string | number)[],
-): Promise<unknown> {
-  try {
-    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-    return redis.eval(script.lua, keys.length, ...keys, ...args);
-  }
-}
 
 /**
  * The upload `done` rule, shared by both guarded steps: once ingest has queued everything
@@ -67,7 +39,7 @@ end
  *       lastScore, worstScore, labelled (1/0), tp, fp, fn, tn, now (ms), second (epoch s)
  * Returns 1 when the entry counted, 0 when it had already been acknowledged.
  */
-const COMMIT_SCORED_ENTRY = luaScript(`${SETTLE_UPLOAD_LUA}
+const COMMIT_SCORED_ENTRY = new RedisScript(`${SETTLE_UPLOAD_LUA}
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) ~= 1 then return 0 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'uploadId', ARGV[3], 'windows', ARGV[4])
 -- Scores are written as the caller formatted them (shortest round-trip form); Lua's tostring
@@ -105,7 +77,7 @@ return 1
  *       hasUpload (1/0)
  * Returns 1 when the entry was moved, 0 when it had already been acknowledged.
  */
-const DEAD_LETTER_ENTRY = luaScript(`${SETTLE_UPLOAD_LUA}
+const DEAD_LETTER_ENTRY = new RedisScript(`${SETTLE_UPLOAD_LUA}
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) ~= 1 then return 0 end
 redis.call('XADD', KEYS[2], '*', 'entryId', ARGV[2], 'uploadId', ARGV[3], 'reason', ARGV[4],
   'deliveries', ARGV[5], 'at', ARGV[6])
@@ -127,7 +99,7 @@ return 1
  * smallest of these. No groups (or no stream): nothing is trimmed.
  * Returns the number of entries removed.
  */
-const TRIM_ACKNOWLEDGED_FLOWS = luaScript(`
+const TRIM_ACKNOWLEDGED_FLOWS = new RedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
 local min_ms, min_seq = nil, nil
@@ -184,9 +156,8 @@ export async function commitScoredEntry(
   limits: CommitLimits,
 ): Promise<boolean> {
   const { tally } = commit;
-  const reply = await runScript(
+  const reply = await COMMIT_SCORED_ENTRY.run(
     redis,
-    COMMIT_SCORED_ENTRY,
     [keys.flows, keys.results, keys.counters, keys.upload(commit.uploadId), keys.flowRate],
     [
       DETECTOR_GROUP,
@@ -235,9 +206,8 @@ export async function deadLetterEntry(
   letter: DeadLetterCommit,
 ): Promise<boolean> {
   const uploadKey = keys.upload(letter.uploadId ?? "");
-  const reply = await runScript(
+  const reply = await DEAD_LETTER_ENTRY.run(
     redis,
-    DEAD_LETTER_ENTRY,
     [keys.flows, keys.deadLetters, keys.counters, uploadKey],
     [
       DETECTOR_GROUP,
@@ -258,5 +228,5 @@ export async function deadLetterEntry(
  * and acknowledged. Returns how many entries were removed.
  */
 export async function trimAcknowledgedFlows(redis: Redis, keys: RedisKeys): Promise<number> {
-  return Number(await runScript(redis, TRIM_ACKNOWLEDGED_FLOWS, [keys.flows], []));
+  return Number(await TRIM_ACKNOWLEDGED_FLOWS.run(redis, [keys.flows], []));
 }
