@@ -5,3 +5,4 @@ export * from "./redis-connection.ts";
 export * from "./redis-server.ts";
 export * from "./service-config.ts";
 export * from "./redis-script.ts";
+export * from "./deadline.ts";

@@ -7,7 +7,7 @@ import type { Duplex } from "node:stream";
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import { redisKeys, type ErrorBody } from "@floodwatch/core";
-import { checkWebSocketAuth, registerPerimeter } from "@floodwatch/platform";
+import { checkWebSocketAuth, registerPerimeter, withDeadline } from "@floodwatch/platform";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -63,19 +63,6 @@ const windowsQuerySchema = z.object({
 });
 // Fastify's router refuses path parameters over 100 characters (414) before this runs.
 const uploadParamsSchema = z.object({ id: z.string().min(1) });
-
-/** Resolves with `work`, or rejects when it takes longer than `ms`. */
-async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Answers an upgrade that will not become a WebSocket, then drops the connection. */
 function refuseUpgrade(socket: Duplex, status: number, reason: string, body: ErrorBody): void {
@@ -256,7 +243,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
           return summaries.activeModel();
         })(),
         timing.redisCheckMs,
-        "redis",
+        () => new Error(`redis did not answer within ${timing.redisCheckMs} ms`),
       );
       if (!model) {
         return reply.code(503).send({ status: "unavailable", reason: "no active model" });
@@ -273,7 +260,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
       const [counters, backlog] = await withDeadline(
         Promise.all([readCounters(redis, keys), readBacklog(redis, keys)]),
         timing.redisCheckMs,
-        "redis",
+        () => new Error(`redis did not answer within ${timing.redisCheckMs} ms`),
       );
       metrics.update({
         windowsScored: counters.windowsScored,

@@ -18,6 +18,7 @@ Chart.defaults.borderColor = "#334155";
 Chart.defaults.font.family =
   'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif';
 Chart.defaults.animation = false;
+Chart.defaults.scale.grid.color = "#1e293b";
 
 /** Colours of the two kinds of window, the same in both charts and the legend. */
 export const CHART_COLOURS = {

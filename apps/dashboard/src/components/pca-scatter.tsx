@@ -8,7 +8,7 @@ import { formatCount, formatLineRange, formatPercent, formatScore } from "../lib
 import type { WindowHistories } from "../lib/live-store.ts";
 import { CHART_COLOURS, type Chart } from "./chart-setup.ts";
 import { Panel } from "./ui.tsx";
-import { useRootFontPx } from "./use-root-font-size.ts";
+import { useChartFont } from "./use-root-font-size.ts";
 import { useThrottledRedraw } from "./use-throttled-redraw.ts";
 
 /** Props of {@link PcaScatter}. */
@@ -96,9 +96,7 @@ export function PcaScatter({
   );
 
   const [ev1, ev2] = explainedVariance ?? [null, null];
-  // Chart text follows the page's font size, which grows on a wall screen.
-  const fontPx = useRootFontPx();
-  const font = useMemo(() => ({ size: Math.round(fontPx * 0.8) }), [fontPx]);
+  const font = useChartFont();
   const options = useMemo<ChartOptions<"scatter">>(
     () => ({
       responsive: true,
@@ -114,7 +112,6 @@ export function PcaScatter({
             text: ev1 === null ? "PC1" : `PC1 (${formatPercent(ev1)} of variance)`,
           },
           ticks: { font },
-          grid: { color: "#1e293b" },
         },
         y: {
           type: "linear",
@@ -124,7 +121,6 @@ export function PcaScatter({
             text: ev2 === null ? "PC2" : `PC2 (${formatPercent(ev2)} of variance)`,
           },
           ticks: { font },
-          grid: { color: "#1e293b" },
         },
       },
       plugins: {

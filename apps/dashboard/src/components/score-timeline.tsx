@@ -8,7 +8,7 @@ import type { WindowHistories } from "../lib/live-store.ts";
 import { CHART_COLOURS, type Chart } from "./chart-setup.ts";
 import { windowTooltipLines } from "./pca-scatter.tsx";
 import { Panel } from "./ui.tsx";
-import { useRootFontPx } from "./use-root-font-size.ts";
+import { useChartFont } from "./use-root-font-size.ts";
 import { useThrottledRedraw } from "./use-throttled-redraw.ts";
 
 /** A point of the threshold line (no window behind it). */
@@ -104,9 +104,7 @@ export function ScoreTimeline({
     [],
   );
 
-  // Chart text follows the page's font size, which grows on a wall screen.
-  const fontPx = useRootFontPx();
-  const font = useMemo(() => ({ size: Math.round(fontPx * 0.8) }), [fontPx]);
+  const font = useChartFont();
   const options = useMemo<ChartOptions<"scatter">>(
     () => ({
       responsive: true,
@@ -122,7 +120,6 @@ export function ScoreTimeline({
             display: true,
             text: axis === "window" ? "Window in the file" : "Windows in the order scored",
           },
-          grid: { color: "#1e293b" },
           ticks: {
             font,
             maxTicksLimit: 8,
@@ -139,7 +136,6 @@ export function ScoreTimeline({
         y: {
           type: "linear",
           title: { font, display: true, text: "Score (lower = more anomalous)" },
-          grid: { color: "#1e293b" },
           ticks: { font, callback: (value) => formatScore(Number(value)) },
         },
       },

@@ -1,5 +1,5 @@
 /** The page's root font size in pixels, which the CSS scales with the screen (laptop to wall). */
-import { useLayoutEffect, useState } from "react";
+import { useLayoutEffect, useMemo, useState } from "react";
 
 /** Used until the browser can be asked (server render, jsdom). */
 export const DEFAULT_ROOT_FONT_PX = 16;
@@ -20,4 +20,10 @@ export function useRootFontPx(): number {
     return () => window.removeEventListener("resize", measure);
   }, []);
   return px;
+}
+
+/** Chart text size: follows the page's font size, which grows on a wall screen. */
+export function useChartFont(): { size: number } {
+  const px = useRootFontPx();
+  return useMemo(() => ({ size: Math.round(px * 0.8) }), [px]);
 }
