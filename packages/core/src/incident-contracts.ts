@@ -176,3 +176,10 @@ export const endpointStatusSchema = z.object({
   last: deliverySchema.nullable(),
 });
 export type EndpointStatus = z.infer<typeof endpointStatusSchema>;
+
+/** A delivery as the notifier stores it: with the exact body it sends on every attempt. */
+export const storedDeliverySchema = deliverySchema.extend({
+  /** The webhook body or syslog event JSON, fixed at creation so retries send the same bytes. */
+  payload: z.string(),
+});
+export type StoredDelivery = z.infer<typeof storedDeliverySchema>;
