@@ -247,6 +247,15 @@ export class TrackerWorker {
       windows.push(parsed.data);
       rawByIndex.set(w.index, w.json);
     }
+    // Normal windows held in the state's gap stay in the buffer until the pass knows whether
+    // they join an incident: their raw JSON is what the incident's window list gets.
+    if (state.gap.length > 0) {
+      const gapIndexes = state.gap.map((w) => w.window);
+      const raw = await redis.hmget(k.buffer(uploadId), ...gapIndexes.map(String));
+      gapIndexes.forEach((index, i) => {
+        if (raw[i] !== null && raw[i] !== undefined) rawByIndex.set(index, raw[i]);
+      });
+    }
     const mutes = await readMutes(redis, keys);
     const now = this.#now();
     const context = {
@@ -270,13 +279,22 @@ export class TrackerWorker {
       openedAt: incident.openedAt,
       windows: (step.windows.get(incident.id) ?? []).map((w) => rawByIndex.get(w.window)!),
     }));
+    // A Lua script that fails half-way keeps its first writes, so everything is checked here.
+    for (const incident of incidents) {
+      if (incident.windows.some((w) => typeof w !== "string")) {
+        throw new Error(`incident ${incident.id}: a window's JSON is missing from the buffer`);
+      }
+    }
+    const kept = new Set(step.state.gap.map((w) => w.window));
+    const consumed = [...new Set([...taken.map((w) => w.index), ...state.gap.map((w) => w.window)])]
+      .filter((index) => !kept.has(index));
     const committed = await commitTrackerStep(redis, keys, {
       uploadId,
       expectedStep,
       stateJson: JSON.stringify(step.state),
       position: step.state.position,
       finished: step.state.finished,
-      consumed: taken.map((w) => w.index),
+      consumed,
       events: step.events.map((e) => JSON.stringify(e)),
       incidents,
     });
