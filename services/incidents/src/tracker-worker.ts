@@ -21,17 +21,15 @@ import {
   incidentTrackerOptions,
   incidentWindowSchema,
   matchingMute,
-  muteSchema,
   newIncidentTrackerState,
   resultBatchSchema,
   type Incident,
   type IncidentStep,
   type IncidentTrackerState,
   type IncidentWindow,
-  type Mute,
   type RedisKeys,
 } from "@floodwatch/core";
-import type { Logger } from "@floodwatch/platform";
+import { readMutes, type Logger } from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 import { GroupConsumer, type StreamEntry } from "./group-consumer.ts";
 import { bufferResults, commitTrackerStep, type IncidentWrite } from "./tracker-store.ts";
@@ -61,21 +59,6 @@ interface UploadProgress {
   windowsDeadLettered: number;
   size: number;
   stride: number;
-}
-
-/** Reads the active mutes (an unparseable one is ignored). */
-export async function readMutes(redis: Redis, keys: RedisKeys): Promise<Mute[]> {
-  const all = await redis.hvals(keys.incidents.mutes);
-  const mutes: Mute[] = [];
-  for (const text of all) {
-    try {
-      const parsed = muteSchema.safeParse(JSON.parse(text));
-      if (parsed.success) mutes.push(parsed.data);
-    } catch {
-      // not JSON: skipped
-    }
-  }
-  return mutes;
 }
 
 /** See the module comment. */
