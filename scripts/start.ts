@@ -186,6 +186,13 @@ async function main(config: LauncherConfig): Promise<void> {
       local(port),
     );
   }
+  const incidentsPort = await freePort();
+  startService(
+    "incidents",
+    "incidents",
+    { ...common, INCIDENTS_PORT: String(incidentsPort) },
+    local(incidentsPort),
+  );
   if (existsSync(join(ROOT, "services/trainer/src/main.ts"))) {
     startService(
       "trainer",

@@ -232,6 +232,7 @@ describe("incidents across processes", { timeout: 180_000 }, () => {
         (s) => s.windowsScored > 0,
         "the first half to be scored",
       );
+      expect(first.state).toBe("streaming");
       await live.detectors[0]!.crash();
       await tracker.crash();
       release();

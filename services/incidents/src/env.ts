@@ -89,7 +89,7 @@ export const incidentsConfigSchema = z.object({
     .default(60)
     .describe("Least time between two incident.updated notifications of one incident"),
   ALERT_SYSLOG_URL: syslogUrl.describe(
-    "udp://host:port or tcp://host:port that gets one RFC 5424 line per incident event (empty = none)",
+    "Syslog receiver (udp://host:port or tcp://host:port) that gets one RFC 5424 line per incident event (empty = none)",
   ),
   ALERT_RETRY_FOR_S: positiveIntVariable(3_600).describe(
     "How long a failing notification is retried (exponential backoff) before it is given up",
