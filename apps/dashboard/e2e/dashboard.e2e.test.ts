@@ -255,6 +255,31 @@ describe("dashboard in a real browser", () => {
 
       mkdirSync(join(ROOT, "test-results"), { recursive: true });
       await page.screenshot({ path: join(ROOT, "test-results/dashboard.png"), fullPage: true });
+
+      // The flood is one incident of its upload; opening it narrows the log to its windows.
+      const incident = page.locator(
+        `[data-testid="incident-row"][data-incident-id^="${synUploadId}-"][data-state="closed"]`,
+      );
+      await incident.first().waitFor();
+      expect(await page.getByTestId("open-incidents").getAttribute("data-value")).toMatch(/^\d+$/);
+      await incident.first().click();
+      const details = page.getByTestId("incident-details");
+      await details.waitFor();
+      const incidentId = await incident.first().getAttribute("data-incident-id");
+      expect(await details.getAttribute("data-incident-id")).toBe(incidentId);
+      const range = /Windows#(\d+)–#(\d+): (\d+) anomalous of (\d+)/.exec(
+        (await details.textContent()) ?? "",
+      );
+      expect(range).not.toBeNull();
+      const incidentWindows = Number(range![4]);
+      await page.waitForFunction(
+        (expected) =>
+          Number(document.querySelector('[data-testid="alert-log"]')?.getAttribute("data-lines")) ===
+          expected,
+        incidentWindows,
+      );
+      expect(await numberAttribute(page, "score-timeline", "data-points")).toBe(incidentWindows);
+      await page.screenshot({ path: join(ROOT, "test-results/incidents.png"), fullPage: true });
       expect(pageErrors).toEqual([]);
     },
     UI_TIMEOUT_MS * 4,
