@@ -24,8 +24,20 @@ import {
 import { closeRedis, connectRedis, defaultModelPath, publishModel } from "@floodwatch/platform";
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { z } from "zod";
-import { uploadCsv, waitForUploadEnd, waitForUploadInProgress, waitUntil, type CsvSource } from "./pipeline-client.ts";
-import { PipelineStack, REPO_ROOT, SHARED_DATA, startPipelineRedis, type PipelineRedis } from "./stack.ts";
+import {
+  uploadCsv,
+  waitForUploadEnd,
+  waitForUploadInProgress,
+  waitUntil,
+  type CsvSource,
+} from "./pipeline-client.ts";
+import {
+  PipelineStack,
+  REPO_ROOT,
+  SHARED_DATA,
+  startPipelineRedis,
+  type PipelineRedis,
+} from "./stack.ts";
 
 const FRIDAY_DDOS = resolve(SHARED_DATA, "cicids2017/friday-ddos.csv");
 const BENIGN = resolve(SHARED_DATA, "cicids2017/train-benign-mon-tue-thu.csv");
@@ -55,16 +67,22 @@ afterAll(async () => {
 /** Runs the `floodwatch` command; resolves with its stdout, fails on a non-zero exit. */
 function floodwatch(args: string[]): Promise<string> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "packages/cli/src/main.ts", ...args], {
-      cwd: REPO_ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "packages/cli/src/main.ts", ...args],
+      {
+        cwd: REPO_ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("close", (code) =>
-      code === 0 ? done(stdout) : fail(new Error(`floodwatch ${args[0]} exited ${code}: ${stderr}`)),
+      code === 0
+        ? done(stdout)
+        : fail(new Error(`floodwatch ${args[0]} exited ${code}: ${stderr}`)),
     );
   });
 }
@@ -100,7 +118,9 @@ async function startReceiver(statusFor: (n: number) => number = () => 200) {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     received,
     bodies: (): WebhookBody[] =>
-      received.filter((r) => r.status === 200).map((r) => webhookBodySchema.parse(JSON.parse(r.body))),
+      received
+        .filter((r) => r.status === 200)
+        .map((r) => webhookBodySchema.parse(JSON.parse(r.body))),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -111,14 +131,20 @@ async function startStack(name: string, detectors: number, model: string): Promi
   await publishModel(admin, redisKeys(prefix), parseModel(await readFile(model, "utf8")));
   const started = await PipelineStack.start({ redisUrl: redis.url, prefix, detectors });
   stack = started;
-  onTestFailed(() => console.error(`services of the failed test "${name}":\n${started.diagnostics()}`));
+  onTestFailed(() =>
+    console.error(`services of the failed test "${name}":\n${started.diagnostics()}`),
+  );
   return started;
 }
 
 const incidentListSchema = z.array(incidentSchema);
 
 /** The API's incidents of an upload once the tracker has closed them all and the upload is over. */
-async function stackIncidents(live: PipelineStack, uploadId: string, expected: number): Promise<Incident[]> {
+async function stackIncidents(
+  live: PipelineStack,
+  uploadId: string,
+  expected: number,
+): Promise<Incident[]> {
   return waitUntil(
     `${expected} closed incidents of ${uploadId}`,
     async () => {
@@ -143,8 +169,14 @@ function expectSigned(received: { signature: string; body: string }[]) {
 function expectOneOpenedAndClosed(bodies: WebhookBody[], incidents: Incident[]) {
   for (const incident of incidents) {
     const events = bodies.filter((b) => b.incident.id === incident.id).map((b) => b.event);
-    expect(events.filter((e) => e === "incident.opened"), incident.id).toHaveLength(1);
-    expect(events.filter((e) => e === "incident.closed"), incident.id).toHaveLength(1);
+    expect(
+      events.filter((e) => e === "incident.opened"),
+      incident.id,
+    ).toHaveLength(1);
+    expect(
+      events.filter((e) => e === "incident.closed"),
+      incident.id,
+    ).toHaveLength(1);
   }
 }
 
@@ -182,12 +214,18 @@ describe("incidents across processes", { timeout: 180_000 }, () => {
 
         await waitUntil(
           "every closed notification",
-          () => (receiver.bodies().filter((b) => b.event === "incident.closed").length >= incidents.length ? true : undefined),
+          () =>
+            receiver.bodies().filter((b) => b.event === "incident.closed").length >=
+            incidents.length
+              ? true
+              : undefined,
           30_000,
         );
         expectSigned(receiver.received);
         expectOneOpenedAndClosed(receiver.bodies(), incidents);
-        const endpoints = (await (await fetch(`${live.api.url}/api/deliveries/endpoints`)).json()) as {
+        const endpoints = (await (
+          await fetch(`${live.api.url}/api/deliveries/endpoints`)
+        ).json()) as {
           last: { state: string } | null;
         }[];
         expect(endpoints.map((e) => e.last?.state)).toEqual(["delivered"]);
@@ -214,7 +252,11 @@ describe("incidents across processes", { timeout: 180_000 }, () => {
     const receiver = await startReceiver((n) => (n % 3 === 0 ? 500 : 200));
     try {
       const live = await startStack("killed", 3, model);
-      const env = { ALERT_WEBHOOK_URL: receiver.url, ALERT_WEBHOOK_SECRET: SECRET, ALERT_RETRY_BASE_MS: "100" };
+      const env = {
+        ALERT_WEBHOOK_URL: receiver.url,
+        ALERT_WEBHOOK_SECRET: SECRET,
+        ALERT_RETRY_BASE_MS: "100",
+      };
       const tracker = await live.addIncidents(env);
 
       let release: () => void = () => undefined;
@@ -245,7 +287,10 @@ describe("incidents across processes", { timeout: 180_000 }, () => {
 
       await waitUntil(
         "every closed notification",
-        () => (receiver.bodies().filter((b) => b.event === "incident.closed").length >= incidents.length ? true : undefined),
+        () =>
+          receiver.bodies().filter((b) => b.event === "incident.closed").length >= incidents.length
+            ? true
+            : undefined,
         60_000,
       );
       expectSigned(receiver.received);
@@ -253,8 +298,12 @@ describe("incidents across processes", { timeout: 180_000 }, () => {
       const deliveredIds = receiver.received.filter((r) => r.status === 200).map((r) => r.delivery);
       const bodies = receiver.bodies();
       for (const incident of incidents) {
-        expect(bodies.some((b) => b.incident.id === incident.id && b.event === "incident.opened")).toBe(true);
-        expect(bodies.some((b) => b.incident.id === incident.id && b.event === "incident.closed")).toBe(true);
+        expect(
+          bodies.some((b) => b.incident.id === incident.id && b.event === "incident.opened"),
+        ).toBe(true);
+        expect(
+          bodies.some((b) => b.incident.id === incident.id && b.event === "incident.closed"),
+        ).toBe(true);
       }
       const bodyById = new Map<string, string>();
       for (const r of receiver.received) {

@@ -274,8 +274,9 @@ describe("dashboard in a real browser", () => {
       const incidentWindows = Number(range![4]);
       await page.waitForFunction(
         (expected) =>
-          Number(document.querySelector('[data-testid="alert-log"]')?.getAttribute("data-lines")) ===
-          expected,
+          Number(
+            document.querySelector('[data-testid="alert-log"]')?.getAttribute("data-lines"),
+          ) === expected,
         incidentWindows,
       );
       expect(await numberAttribute(page, "score-timeline", "data-points")).toBe(incidentWindows);

@@ -97,7 +97,11 @@ export const incidentSchema = z.object({
 export type Incident = z.infer<typeof incidentSchema>;
 
 /** Events an incident goes through. */
-export const INCIDENT_EVENT_TYPES = ["incident.opened", "incident.updated", "incident.closed"] as const;
+export const INCIDENT_EVENT_TYPES = [
+  "incident.opened",
+  "incident.updated",
+  "incident.closed",
+] as const;
 export type IncidentEventType = (typeof INCIDENT_EVENT_TYPES)[number];
 
 /** One incident event, as the incident events stream and the WebSocket carry it. */

@@ -66,7 +66,8 @@ export function parseIp(text: string): { family: 4 | 6; value: bigint } | null {
 /** Parses `a.b.c.d[/n]` or `v6[/n]`; a bare address is a /32 or /128. Throws {@link CidrError}. */
 export function parseCidr(text: string): CidrBlock {
   const [address, prefixText, extra] = text.trim().split("/");
-  if (extra !== undefined || address === undefined) throw new CidrError(`not a CIDR block: ${text}`);
+  if (extra !== undefined || address === undefined)
+    throw new CidrError(`not a CIDR block: ${text}`);
   const ip = parseIp(address);
   if (!ip) throw new CidrError(`not an IPv4 or IPv6 address: ${address}`);
   const bits = ip.family === 4 ? 32 : 128;

@@ -30,7 +30,12 @@ export function incidentText({ event, incident }: IncidentEvent): string {
   ];
   if (incident.start && incident.end) parts.push(`traffic ${incident.start} to ${incident.end}`);
   if (incident.features.length > 0) {
-    parts.push(`driven by ${incident.features.slice(0, 3).map((f) => f.feature).join(", ")}`);
+    parts.push(
+      `driven by ${incident.features
+        .slice(0, 3)
+        .map((f) => f.feature)
+        .join(", ")}`,
+    );
   }
   return `floodwatch incident ${incident.id} ${VERBS[event]} (upload ${incident.uploadId}): ${parts.join(", ")}`;
 }

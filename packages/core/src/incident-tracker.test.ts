@@ -16,15 +16,13 @@ const OPTIONS = incidentTrackerOptions({ size: 50, stride: 50 });
 
 /** Windows from a pattern: `A` anomalous, `.` normal; window i has score -i/100 when anomalous. */
 function windows(pattern: string, extra: (i: number) => Partial<IncidentWindow> = () => ({})) {
-  return [...pattern].map(
-    (c, i): IncidentWindow => ({
-      window: i,
-      anomaly: c === "A",
-      score: c === "A" ? -(i + 1) / 100 : 0.1,
-      modelVersion: "m1",
-      ...extra(i),
-    }),
-  );
+  return [...pattern].map((c, i): IncidentWindow => ({
+    window: i,
+    anomaly: c === "A",
+    score: c === "A" ? -(i + 1) / 100 : 0.1,
+    modelVersion: "m1",
+    ...extra(i),
+  }));
 }
 
 /** Feeds windows in steps of `sizes` (cycled), then finishes; returns every event. */
@@ -48,7 +46,9 @@ describe("trackIncidents", () => {
   it("keeps a gap of fewer than 3 normal windows inside and closes after 3", () => {
     //                               0123456789012345
     const incidents = trackIncidents("u", windows("..AA..A...A.AAA."), OPTIONS, () => 7);
-    expect(incidents.map((i) => [i.firstWindow, i.lastWindow, i.windows, i.anomalousWindows])).toEqual([
+    expect(
+      incidents.map((i) => [i.firstWindow, i.lastWindow, i.windows, i.anomalousWindows]),
+    ).toEqual([
       [2, 6, 5, 3],
       [10, 14, 5, 4],
     ]);
@@ -151,9 +151,14 @@ describe("advanceIncidents", () => {
   it("skips window indexes it never receives and refuses one behind its position", () => {
     const all = windows("AA...AA");
     // Windows 2-4 dead-lettered: the two runs join, nothing counts as normal.
-    const step = advanceIncidents(newIncidentTrackerState("u"), [all[0]!, all[1]!, all[5]!], OPTIONS, {
-      now: 1,
-    });
+    const step = advanceIncidents(
+      newIncidentTrackerState("u"),
+      [all[0]!, all[1]!, all[5]!],
+      OPTIONS,
+      {
+        now: 1,
+      },
+    );
     expect(step.state.position).toBe(6);
     expect(step.state.open!.anomalousWindows).toBe(3);
     expect(() => advanceIncidents(step.state, [all[4]!], OPTIONS, { now: 1 })).toThrow(RangeError);

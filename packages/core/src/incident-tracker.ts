@@ -316,7 +316,10 @@ export function advanceIncidents(
     }
   }
   if (updated && state.open) {
-    events.push({ event: "incident.updated", incident: snapshot(state, state.open, options, null) });
+    events.push({
+      event: "incident.updated",
+      incident: snapshot(state, state.open, options, null),
+    });
   }
   return { state, events, windows: gained };
 }
@@ -330,7 +333,10 @@ function closeOpen(
 ): void {
   if (!state.open) return;
   if (updated) {
-    events.push({ event: "incident.updated", incident: snapshot(state, state.open, options, null) });
+    events.push({
+      event: "incident.updated",
+      incident: snapshot(state, state.open, options, null),
+    });
   }
   events.push({ event: "incident.closed", incident: snapshot(state, state.open, options, now) });
   state.open = null;

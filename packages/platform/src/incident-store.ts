@@ -25,7 +25,10 @@ export class MuteRequestError extends Error {
   override readonly name = "MuteRequestError";
 }
 
-function parseJson<T>(text: string | null, schema: { safeParse(v: unknown): { success: boolean; data?: T } }): T | null {
+function parseJson<T>(
+  text: string | null,
+  schema: { safeParse(v: unknown): { success: boolean; data?: T } },
+): T | null {
   if (text === null) return null;
   try {
     const parsed = schema.safeParse(JSON.parse(text));
@@ -120,7 +123,10 @@ export async function readIncident(
   id: string,
   maxWindows = 5_000,
 ): Promise<{ incident: Incident; windows: unknown[] } | null> {
-  const incident = parseJson<Incident>(await redis.get(keys.incidents.incident(id)), incidentSchema);
+  const incident = parseJson<Incident>(
+    await redis.get(keys.incidents.incident(id)),
+    incidentSchema,
+  );
   if (!incident) return null;
   const list = await redis.lrange(keys.incidents.windows(id), 0, maxWindows - 1);
   return { incident, windows: list.map((text) => JSON.parse(text) as unknown) };

@@ -43,7 +43,8 @@ function toEntries(list: unknown): StreamEntry[] {
     if (!Array.isArray(item)) continue;
     const [id, flat] = item as [string, string[] | null];
     const fields: Record<string, string> = {};
-    if (Array.isArray(flat)) for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+    if (Array.isArray(flat))
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
     out.push({ id, fields });
   }
   return out;

@@ -16,7 +16,6 @@ import {
   redisKeys,
   trackIncidents,
   webhookBodySchema,
-  type IncidentWindow,
   type RedisKeys,
   type WindowResult,
 } from "@floodwatch/core";
@@ -58,7 +57,12 @@ function freshKeys(): RedisKeys {
 }
 
 /** A scored window as detectors write it, with the who-fields a victim needs. */
-function windowResult(uploadId: string, index: number, anomaly: boolean, victim: string): WindowResult {
+function windowResult(
+  uploadId: string,
+  index: number,
+  anomaly: boolean,
+  victim: string,
+): WindowResult {
   return {
     uploadId,
     window: index,
@@ -115,7 +119,14 @@ async function addResults(keys: RedisKeys, windows: WindowResult[], per: number,
     [entries[i], entries[j]] = [entries[j]!, entries[i]!];
   }
   for (const entry of entries) {
-    await redis.xadd(keys.results, "*", "uploadId", entry[0]!.uploadId, "windows", JSON.stringify(entry));
+    await redis.xadd(
+      keys.results,
+      "*",
+      "uploadId",
+      entry[0]!.uploadId,
+      "windows",
+      JSON.stringify(entry),
+    );
   }
 }
 
@@ -138,7 +149,11 @@ function startTracker(keys: RedisKeys, name: string): TrackerWorker {
   return tracker;
 }
 
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {
+async function waitFor<T>(
+  read: () => Promise<T> | T,
+  done: (value: T) => boolean,
+  ms = 20_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await read();
@@ -150,21 +165,20 @@ async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, m
 
 async function storedIncidents(keys: RedisKeys, uploadId: string) {
   const ids = await redis.zrange(keys.incidents.ofUpload(uploadId), 0, -1);
-  const texts = ids.length > 0 ? await redis.mget(ids.map((id) => keys.incidents.incident(id))) : [];
+  const texts =
+    ids.length > 0 ? await redis.mget(ids.map((id) => keys.incidents.incident(id))) : [];
   return texts.map((t) => incidentSchema.parse(JSON.parse(t!)));
 }
 
 async function trackerFinished(keys: RedisKeys, uploadId: string): Promise<boolean> {
-  return (await redis.sismember(keys.incidents.sources, uploadId)) === 0 &&
-    (await redis.exists(keys.incidents.tracker(uploadId))) === 1;
+  return (
+    (await redis.sismember(keys.incidents.sources, uploadId)) === 0 &&
+    (await redis.exists(keys.incidents.tracker(uploadId))) === 1
+  );
 }
 
 function offline(windows: WindowResult[]) {
-  return trackIncidents(
-    windows[0]!.uploadId,
-    windows as IncidentWindow[],
-    incidentTrackerOptions(WINDOW),
-  );
+  return trackIncidents(windows[0]!.uploadId, windows, incidentTrackerOptions(WINDOW));
 }
 
 const PATTERN =
@@ -192,7 +206,10 @@ describe("tracker", () => {
     expect(live.map(incidentFacts)).toEqual(expected);
     expect(live.every((i) => i.state === "closed" && !i.muted)).toBe(true);
     expect(live.map((i) => i.id)).toEqual(expected.map((_, n) => `${uploadId}-${n + 1}`));
-    expect(live[0]!.victims[0]).toEqual({ ip: "192.168.10.50", flows: 50 * live[0]!.anomalousWindows });
+    expect(live[0]!.victims[0]).toEqual({
+      ip: "192.168.10.50",
+      flows: 50 * live[0]!.anomalousWindows,
+    });
 
     // Every incident's window list holds its windows once, in order.
     for (const incident of live) {
@@ -217,7 +234,14 @@ describe("tracker", () => {
     const keys = freshKeys();
     await redis.xgroup("CREATE", keys.results, INCIDENT_TRACKER_GROUP, "0", "MKSTREAM");
     const windows = uploadWindows("u2", "AA");
-    const id = await redis.xadd(keys.results, "*", "uploadId", "u2", "windows", JSON.stringify(windows));
+    const id = await redis.xadd(
+      keys.results,
+      "*",
+      "uploadId",
+      "u2",
+      "windows",
+      JSON.stringify(windows),
+    );
     await redis.xreadgroup("GROUP", INCIDENT_TRACKER_GROUP, "c", "STREAMS", keys.results, ">");
     const buffered = windows.map((w) => ({ index: w.window, json: JSON.stringify(w) }));
     expect(await bufferResults(redis, keys, INCIDENT_TRACKER_GROUP, id!, "u2", buffered)).toBe(2);
@@ -247,13 +271,21 @@ describe("tracker", () => {
 
 /** A webhook receiver: answers `statusFor(n)` to the n-th request (from 0) and keeps every one. */
 async function startReceiver(statusFor: (n: number) => number) {
-  const received: { headers: Record<string, string | string[] | undefined>; body: string; status: number }[] = [];
+  const received: {
+    headers: Record<string, string | string[] | undefined>;
+    body: string;
+    status: number;
+  }[] = [];
   const http: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (c: Buffer) => chunks.push(c));
     request.on("end", () => {
       const status = statusFor(received.length);
-      received.push({ headers: request.headers, body: Buffer.concat(chunks).toString("utf8"), status });
+      received.push({
+        headers: request.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+        status,
+      });
       response.writeHead(status).end();
     });
   });
@@ -307,7 +339,10 @@ describe("notifier", () => {
     await startNotifier(keys, [receiver.url]).start();
     const incidents = await trackUpload(keys, "n1", "AAA....AA.A....A");
     expect(incidents).toHaveLength(3);
-    await waitFor(async () => receiver.received.filter((r) => JSON.parse(r.body).event === "incident.closed").length, (n) => n === 3);
+    await waitFor(
+      () => receiver.received.filter((r) => JSON.parse(r.body).event === "incident.closed").length,
+      (n) => n === 3,
+    );
     for (const request of receiver.received) {
       expectSigned(request);
       const body = webhookBodySchema.parse(JSON.parse(request.body));
@@ -336,7 +371,10 @@ describe("notifier", () => {
     await startNotifier(keys, [receiver.url]).start();
     const incidents = await trackUpload(keys, "n2", "AA....A");
     const ok = () => receiver.received.filter((r) => r.status === 200);
-    await waitFor(async () => ok().length, (n) => n >= 4);
+    await waitFor(
+      () => ok().length,
+      (n) => n >= 4,
+    );
     await new Promise((r) => setTimeout(r, 300));
     const delivered = ok().map((r) => webhookBodySchema.parse(JSON.parse(r.body)));
     expect(delivered.map((b) => `${b.incident.id} ${b.event}`).sort()).toEqual(
@@ -355,7 +393,13 @@ describe("notifier", () => {
     // Every attempt is recorded on the delivery.
     const ids = await redis.zrange(keys.incidents.deliveries, 0, -1);
     const attempts = await Promise.all(
-      ids.map(async (id) => (JSON.parse((await redis.get(keys.incidents.delivery(id)))!) as { attempts: unknown[]; state: string })),
+      ids.map(
+        async (id) =>
+          JSON.parse((await redis.get(keys.incidents.delivery(id)))!) as {
+            attempts: unknown[];
+            state: string;
+          },
+      ),
     );
     expect(attempts.every((d) => d.state === "delivered")).toBe(true);
     expect(attempts.reduce((sum, d) => sum + d.attempts.length, 0)).toBe(11);
@@ -367,14 +411,24 @@ describe("notifier", () => {
     await redis.hset(
       keys.incidents.mutes,
       "m1",
-      JSON.stringify({ id: "m1", cidr: "10.9.0.0/16", port: null, until: Date.now() + 60_000, reason: "lab", createdAt: 0 }),
+      JSON.stringify({
+        id: "m1",
+        cidr: "10.9.0.0/16",
+        port: null,
+        until: Date.now() + 60_000,
+        reason: "lab",
+        createdAt: 0,
+      }),
     );
     await startNotifier(keys, [receiver.url]).start();
     const muted = await trackUpload(keys, "n3", "AA....", "10.9.8.7");
     const loud = await trackUpload(keys, "n4", "AA....", "10.8.8.7");
     expect(muted.map((i) => i.muted)).toEqual([true]);
     expect(loud.map((i) => i.muted)).toEqual([false]);
-    await waitFor(async () => receiver.received.length, (n) => n === 2);
+    await waitFor(
+      () => receiver.received.length,
+      (n) => n === 2,
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.received.map((r) => JSON.parse(r.body).incident.id)).toEqual(["n4-1", "n4-1"]);
   });
@@ -388,7 +442,10 @@ describe("notifier", () => {
     cleanups.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
     await startNotifier(keys, [], `udp://127.0.0.1:${socket.address().port}`).start();
     await trackUpload(keys, "s1", "AA....");
-    await waitFor(async () => lines.length, (n) => n === 2);
+    await waitFor(
+      () => lines.length,
+      (n) => n === 2,
+    );
     // RFC 5424: <PRI>VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD SP MSG
     const rfc5424 =
       /^<(\d{1,3})>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) ([\x21-\x7e]{1,255}) ([\x21-\x7e]{1,48}) ([\x21-\x7e]{1,128}) ([\x21-\x7e]{1,32}) (\[[^ \]]+( [^ =\]]+="(?:[^"\\\]]|\\["\\\]])*")*\]) (.+)$/;

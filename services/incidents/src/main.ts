@@ -112,7 +112,10 @@ process.once("SIGINT", () => void shutdown("SIGINT"));
 try {
   // Listen first: while Redis is still unreachable, /health answers 503 instead of nothing.
   const address = await app.listen({ port: config.INCIDENTS_PORT, host: config.INCIDENTS_HOST });
-  logger.info({ incidents: name, address, endpoints: endpoints.map((e) => e.label) }, "incidents listening");
+  logger.info(
+    { incidents: name, address, endpoints: endpoints.map((e) => e.label) },
+    "incidents listening",
+  );
   await tracker.start();
   await notifier.start();
 } catch (error) {

@@ -213,9 +213,7 @@ export class Notifier {
         attempts: [],
         // Fixed now, so every retry sends the same bytes (and the same signature).
         payload:
-          endpoint.kind === "webhook"
-            ? JSON.stringify(webhookBody(event))
-            : JSON.stringify(event),
+          endpoint.kind === "webhook" ? JSON.stringify(webhookBody(event)) : JSON.stringify(event),
       };
     });
     const reply = await SCHEDULE_EVENT.run(
@@ -234,7 +232,10 @@ export class Notifier {
       ],
     );
     if (reply === -2) {
-      logger.info({ incident: event.incident.id, event: event.event }, "muted incident: not notified");
+      logger.info(
+        { incident: event.incident.id, event: event.event },
+        "muted incident: not notified",
+      );
     }
   }
 
@@ -274,7 +275,12 @@ export class Notifier {
       const event = incidentEventSchema.parse(JSON.parse(delivery.payload));
       outcome = await sendSyslog(
         endpoint.url,
-        syslogLine(event, { hostname: hostname(), at: this.#now(), deliveryId: delivery.id, procId: String(process.pid) }),
+        syslogLine(event, {
+          hostname: hostname(),
+          at: this.#now(),
+          deliveryId: delivery.id,
+          procId: String(process.pid),
+        }),
       );
     }
     const at = this.#now();
@@ -287,7 +293,10 @@ export class Notifier {
     } else if (!endpoint || next - delivery.createdAt > this.#d.retryForMs) {
       delivery.state = "failed";
       delivery.nextAttemptAt = null;
-      logger.warn({ delivery: delivery.id, endpoint: delivery.endpoint, error: outcome.error }, "notification given up");
+      logger.warn(
+        { delivery: delivery.id, endpoint: delivery.endpoint, error: outcome.error },
+        "notification given up",
+      );
     } else {
       delivery.nextAttemptAt = next;
     }

@@ -30,7 +30,10 @@ export function webhookSignature(secret: string, body: string): string {
 }
 
 /** The endpoints configured, labelled by kind, position and origin (no path, no query). */
-export function configuredEndpoints(webhooks: readonly string[], syslog: string): NotificationEndpoint[] {
+export function configuredEndpoints(
+  webhooks: readonly string[],
+  syslog: string,
+): NotificationEndpoint[] {
   const endpoints: NotificationEndpoint[] = webhooks.map((url, i) => ({
     label: `webhook ${i + 1} ${new URL(url).origin}`,
     kind: "webhook",
@@ -66,7 +69,10 @@ export async function sendWebhook(
     const ok = response.status >= 200 && response.status < 300;
     return { ok, status: response.status, error: ok ? null : `HTTP ${response.status}` };
   } catch (error) {
-    const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+    const cause =
+      error instanceof Error
+        ? ((error.cause as Error | undefined)?.message ?? error.message)
+        : String(error);
     return { ok: false, status: null, error: cause };
   }
 }
@@ -101,6 +107,10 @@ export async function sendSyslog(url: string, line: string): Promise<SendOutcome
     }
     return { ok: true, status: null, error: null };
   } catch (error) {
-    return { ok: false, status: null, error: error instanceof Error ? error.message : String(error) };
+    return {
+      ok: false,
+      status: null,
+      error: error instanceof Error ? error.message : String(error),
+    };
   }
 }

@@ -269,8 +269,9 @@ export class TrackerWorker {
       }
     }
     const kept = new Set(step.state.gap.map((w) => w.window));
-    const consumed = [...new Set([...taken.map((w) => w.index), ...state.gap.map((w) => w.window)])]
-      .filter((index) => !kept.has(index));
+    const consumed = [
+      ...new Set([...taken.map((w) => w.index), ...state.gap.map((w) => w.window)]),
+    ].filter((index) => !kept.has(index));
     const committed = await commitTrackerStep(redis, keys, {
       uploadId,
       expectedStep,

@@ -44,13 +44,25 @@ function featuresOf(incident: Incident, n = 2): string {
         .join(", ");
 }
 
-function IncidentDetails({ incident, uploadName }: { incident: Incident; uploadName: (id: string) => string }) {
+function IncidentDetails({
+  incident,
+  uploadName,
+}: {
+  incident: Incident;
+  uploadName: (id: string) => string;
+}) {
   const rows: [string, string][] = [
     ["Upload", uploadName(incident.uploadId)],
     ["State", `${incident.state}${incident.muted ? " (muted)" : ""}`],
-    ["Windows", `#${incident.firstWindow}–#${incident.lastWindow}: ${incident.anomalousWindows} anomalous of ${incident.windows}`],
+    [
+      "Windows",
+      `#${incident.firstWindow}–#${incident.lastWindow}: ${incident.anomalousWindows} anomalous of ${incident.windows}`,
+    ],
     ["Flows", formatCount(incident.flows)],
-    ["Scores", `worst ${formatScore(incident.worstScore)}, mean ${formatScore(incident.meanScore)}`],
+    [
+      "Scores",
+      `worst ${formatScore(incident.worstScore)}, mean ${formatScore(incident.meanScore)}`,
+    ],
     [
       "Traffic time",
       incident.start !== null && incident.end !== null
@@ -64,11 +76,26 @@ function IncidentDetails({ incident, uploadName }: { incident: Incident; uploadN
         ? "—"
         : `${incident.sources.top.map((s) => s.ip).join(", ")}; ${formatCount(incident.sources.distinct)} distinct at most per window`,
     ],
-    ["Ports", incident.ports.map((p) => `${p.port}${p.protocol !== null && p.protocol !== undefined ? `/${p.protocol}` : ""}`).join(", ") || "—"],
-    ["Features", incident.features.map((f) => `${f.feature} (${f.windows} windows)`).join(", ") || "—"],
+    [
+      "Ports",
+      incident.ports
+        .map(
+          (p) =>
+            `${p.port}${p.protocol !== null && p.protocol !== undefined ? `/${p.protocol}` : ""}`,
+        )
+        .join(", ") || "—",
+    ],
+    [
+      "Features",
+      incident.features.map((f) => `${f.feature} (${f.windows} windows)`).join(", ") || "—",
+    ],
   ];
   return (
-    <dl data-testid="incident-details" data-incident-id={incident.id} className="mt-2 grid grid-cols-[8rem_1fr] gap-x-3 gap-y-1 rounded border border-slate-700 p-2 text-sm">
+    <dl
+      data-testid="incident-details"
+      data-incident-id={incident.id}
+      className="mt-2 grid grid-cols-[8rem_1fr] gap-x-3 gap-y-1 rounded border border-slate-700 p-2 text-sm"
+    >
       {rows.map(([name, value]) => (
         <div key={name} className="contents">
           <dt className="text-slate-400">{name}</dt>
@@ -80,7 +107,13 @@ function IncidentDetails({ incident, uploadName }: { incident: Incident; uploadN
 }
 
 /** See the module comment. */
-export function IncidentsPanel({ incidents, error, selectedId, onSelect, uploadName }: IncidentsPanelProps) {
+export function IncidentsPanel({
+  incidents,
+  error,
+  selectedId,
+  onSelect,
+  uploadName,
+}: IncidentsPanelProps) {
   const selected = incidents?.find((i) => i.id === selectedId) ?? null;
   return (
     <Panel
@@ -89,7 +122,12 @@ export function IncidentsPanel({ incidents, error, selectedId, onSelect, uploadN
       testId="incidents"
       actions={
         selectedId !== null ? (
-          <button type="button" className={buttonClass} onClick={() => onSelect(null)} data-testid="incident-clear">
+          <button
+            type="button"
+            className={buttonClass}
+            onClick={() => onSelect(null)}
+            data-testid="incident-clear"
+          >
             Show all windows
           </button>
         ) : null
@@ -134,15 +172,27 @@ export function IncidentsPanel({ incidents, error, selectedId, onSelect, uploadN
                   className={`cursor-pointer border-t border-slate-800 hover:bg-slate-800 ${incident.id === selectedId ? "bg-slate-800" : ""}`}
                 >
                   <td className="px-1">
-                    <span className={incident.state === "open" ? "font-semibold text-rose-300" : "text-slate-300"}>
+                    <span
+                      className={
+                        incident.state === "open" ? "font-semibold text-rose-300" : "text-slate-300"
+                      }
+                    >
                       {incident.state}
                     </span>
-                    {incident.muted ? <span className="ml-1 text-xs text-slate-400">muted</span> : null}
+                    {incident.muted ? (
+                      <span className="ml-1 text-xs text-slate-400">muted</span>
+                    ) : null}
                   </td>
-                  <td className="px-1 font-mono" data-testid="incident-victim">{victimOf(incident)}</td>
+                  <td className="px-1 font-mono" data-testid="incident-victim">
+                    {victimOf(incident)}
+                  </td>
                   <td className="px-1">{durationOf(incident)}</td>
-                  <td className="px-1 text-right tabular-nums">{formatCount(incident.anomalousWindows)}/{formatCount(incident.windows)}</td>
-                  <td className="px-1 text-right tabular-nums">{formatScore(incident.worstScore)}</td>
+                  <td className="px-1 text-right tabular-nums">
+                    {formatCount(incident.anomalousWindows)}/{formatCount(incident.windows)}
+                  </td>
+                  <td className="px-1 text-right tabular-nums">
+                    {formatScore(incident.worstScore)}
+                  </td>
                   <td className="px-1 truncate">{featuresOf(incident)}</td>
                 </tr>
               ))}

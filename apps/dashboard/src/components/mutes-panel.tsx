@@ -19,7 +19,9 @@ function outcomeOf(status: EndpointStatus): string {
   const last = status.last;
   if (last === null) return "no delivery yet";
   const attempt = last.attempts.at(-1);
-  const detail = attempt?.error ?? (attempt?.status !== null && attempt?.status !== undefined ? `HTTP ${attempt.status}` : "");
+  const detail =
+    attempt?.error ??
+    (attempt?.status !== null && attempt?.status !== undefined ? `HTTP ${attempt.status}` : "");
   return `${last.state} ${last.event} of ${last.incidentId}${detail !== "" ? ` (${detail})` : ""}${attempt ? ` at ${formatClock(attempt.at)}` : ""}, ${last.attempts.length} attempt${last.attempts.length === 1 ? "" : "s"}`;
 }
 
@@ -89,48 +91,95 @@ export function MutesPanel({ api }: { api: ApiClient }) {
         {mutes === null ? <li className="text-slate-400">Loading…</li> : null}
         {mutes?.length === 0 ? <li className="text-slate-400">No active mutes.</li> : null}
         {mutes?.map((mute) => (
-          <li key={mute.id} data-testid="mute" className="flex flex-wrap items-center justify-between gap-2">
+          <li
+            key={mute.id}
+            data-testid="mute"
+            className="flex flex-wrap items-center justify-between gap-2"
+          >
             <span>
-              <span className="font-mono">{mute.cidr}{mute.port !== null ? ` port ${mute.port}` : ""}</span>{" "}
-              <span className="text-slate-400">until {new Date(mute.until).toISOString().slice(0, 16).replace("T", " ")} UTC: {mute.reason}</span>
+              <span className="font-mono">
+                {mute.cidr}
+                {mute.port !== null ? ` port ${mute.port}` : ""}
+              </span>{" "}
+              <span className="text-slate-400">
+                until {new Date(mute.until).toISOString().slice(0, 16).replace("T", " ")} UTC:{" "}
+                {mute.reason}
+              </span>
             </span>
             <button
               type="button"
               className={buttonClass}
-              onClick={() => api.removeMute(mute.id).then(reload, (err: unknown) => setError(messageOf(err)))}
+              onClick={() => {
+                api.removeMute(mute.id).then(reload, (err: unknown) => setError(messageOf(err)));
+              }}
             >
               Remove
             </button>
           </li>
         ))}
       </ul>
-      <form onSubmit={submit} className="flex flex-wrap items-end gap-2 text-sm" data-testid="mute-form">
+      <form
+        onSubmit={submit}
+        className="flex flex-wrap items-end gap-2 text-sm"
+        data-testid="mute-form"
+      >
         <label className="flex flex-col">
           <span className="text-slate-400">Address or CIDR</span>
-          <input required className={inputClass} value={form.cidr} placeholder="192.168.10.0/24" onChange={(e) => setForm({ ...form, cidr: e.target.value })} />
+          <input
+            required
+            className={inputClass}
+            value={form.cidr}
+            placeholder="192.168.10.0/24"
+            onChange={(e) => setForm({ ...form, cidr: e.target.value })}
+          />
         </label>
         <label className="flex flex-col">
           <span className="text-slate-400">Port</span>
-          <input className={`${inputClass} w-20`} inputMode="numeric" value={form.port} onChange={(e) => setForm({ ...form, port: e.target.value })} />
+          <input
+            className={`${inputClass} w-20`}
+            inputMode="numeric"
+            value={form.port}
+            onChange={(e) => setForm({ ...form, port: e.target.value })}
+          />
         </label>
         <label className="flex flex-col">
           <span className="text-slate-400">Hours</span>
-          <input className={`${inputClass} w-20`} inputMode="decimal" value={form.hours} onChange={(e) => setForm({ ...form, hours: e.target.value })} />
+          <input
+            className={`${inputClass} w-20`}
+            inputMode="decimal"
+            value={form.hours}
+            onChange={(e) => setForm({ ...form, hours: e.target.value })}
+          />
         </label>
         <label className="flex min-w-40 flex-1 flex-col">
           <span className="text-slate-400">Reason</span>
-          <input className={inputClass} value={form.reason} onChange={(e) => setForm({ ...form, reason: e.target.value })} />
+          <input
+            className={inputClass}
+            value={form.reason}
+            onChange={(e) => setForm({ ...form, reason: e.target.value })}
+          />
         </label>
         <button type="submit" className={primaryButtonClass}>
           Mute
         </button>
       </form>
-      <h3 className="mt-3 text-xs font-semibold text-slate-300 uppercase">Notification endpoints</h3>
+      <h3 className="mt-3 text-xs font-semibold text-slate-300 uppercase">
+        Notification endpoints
+      </h3>
       <ul className="text-sm" data-testid="endpoints">
-        {endpoints.length === 0 ? <li className="text-slate-400">No notification sent yet (see ALERT_WEBHOOK_URL, ALERT_SYSLOG_URL).</li> : null}
+        {endpoints.length === 0 ? (
+          <li className="text-slate-400">
+            No notification sent yet (see ALERT_WEBHOOK_URL, ALERT_SYSLOG_URL).
+          </li>
+        ) : null}
         {endpoints.map((status) => (
-          <li key={status.endpoint} data-testid="endpoint" data-state={status.last?.state ?? "none"}>
-            <span className="font-mono">{status.endpoint}</span>: <span className="text-slate-300">{outcomeOf(status)}</span>
+          <li
+            key={status.endpoint}
+            data-testid="endpoint"
+            data-state={status.last?.state ?? "none"}
+          >
+            <span className="font-mono">{status.endpoint}</span>:{" "}
+            <span className="text-slate-300">{outcomeOf(status)}</span>
           </li>
         ))}
       </ul>

@@ -17,7 +17,10 @@ function historiesOf(windows: readonly WindowResult[]): WindowHistories {
 }
 
 /** See the module comment. */
-export function useIncidentWindows(api: ApiClient, incidentId: string | null): WindowHistories | null {
+export function useIncidentWindows(
+  api: ApiClient,
+  incidentId: string | null,
+): WindowHistories | null {
   const [loaded, setLoaded] = useState<{ id: string; histories: WindowHistories } | null>(null);
   useEffect(() => {
     if (incidentId === null) return;

@@ -18,18 +18,21 @@ export function useIncidents(api: ApiClient) {
     let current = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const load = () => {
-      api.incidents({ limit: 200 }).then(
-        (list) => {
-          if (!current) return;
-          setIncidents(list);
-          setError(null);
-        },
-        (err: unknown) => {
-          if (current) setError(messageOf(err));
-        },
-      ).finally(() => {
-        if (current) timer = setTimeout(load, POLL_MS);
-      });
+      api
+        .incidents({ limit: 200 })
+        .then(
+          (list) => {
+            if (!current) return;
+            setIncidents(list);
+            setError(null);
+          },
+          (err: unknown) => {
+            if (current) setError(messageOf(err));
+          },
+        )
+        .finally(() => {
+          if (current) timer = setTimeout(load, POLL_MS);
+        });
     };
     load();
     return () => {

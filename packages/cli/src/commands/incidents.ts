@@ -17,7 +17,10 @@ import { reportSummary } from "./score.ts";
  * The tracker's view of a scored batch's windows. The per-window victims, sources, ports, times
  * and explanations join here when scoring produces them; until then incidents carry empty lists.
  */
-function incidentWindows({ windows, scores }: ScoredWindowBatch, modelVersion: string): IncidentWindow[] {
+function incidentWindows(
+  { windows, scores }: ScoredWindowBatch,
+  modelVersion: string,
+): IncidentWindow[] {
   const out: IncidentWindow[] = [];
   for (let w = 0; w < windows.count; w++) {
     out.push({

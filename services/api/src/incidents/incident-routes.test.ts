@@ -56,10 +56,20 @@ describe("mutes", () => {
     const anonymous = await app.inject({ method: "POST", url: "/api/mutes", payload: body });
     expect(anonymous.statusCode).toBe(401);
 
-    const created = await app.inject({ method: "POST", url: "/api/mutes", payload: body, headers: auth });
+    const created = await app.inject({
+      method: "POST",
+      url: "/api/mutes",
+      payload: body,
+      headers: auth,
+    });
     expect(created.statusCode).toBe(201);
     const mute = muteSchema.parse(created.json());
-    expect(mute).toMatchObject({ cidr: "192.168.10.0/24", port: 80, until: NOW + 60_000, createdAt: NOW });
+    expect(mute).toMatchObject({
+      cidr: "192.168.10.0/24",
+      port: 80,
+      until: NOW + 60_000,
+      createdAt: NOW,
+    });
 
     const v6 = await app.inject({
       method: "POST",
@@ -75,17 +85,33 @@ describe("mutes", () => {
       [{ ...body, until: NOW - 1 }, "until: must be in the future"],
       [{ ...body, reason: undefined }, "reason:"],
     ] as const) {
-      const answer = await app.inject({ method: "POST", url: "/api/mutes", payload: bad, headers: auth });
+      const answer = await app.inject({
+        method: "POST",
+        url: "/api/mutes",
+        payload: bad,
+        headers: auth,
+      });
       expect(answer.statusCode).toBe(400);
       expect(errorBodySchema.parse(answer.json()).message).toContain(message);
     }
 
     const listed = await app.inject("/api/mutes");
-    expect(listed.json().map((m: { cidr: string }) => m.cidr)).toEqual(["192.168.10.0/24", "2001:db8::/32"]);
+    expect(listed.json().map((m: { cidr: string }) => m.cidr)).toEqual([
+      "192.168.10.0/24",
+      "2001:db8::/32",
+    ]);
 
-    expect((await app.inject({ method: "DELETE", url: `/api/mutes/${mute.id}` })).statusCode).toBe(401);
-    expect((await app.inject({ method: "DELETE", url: `/api/mutes/${mute.id}`, headers: auth })).statusCode).toBe(204);
-    expect((await app.inject({ method: "DELETE", url: `/api/mutes/${mute.id}`, headers: auth })).statusCode).toBe(404);
+    expect((await app.inject({ method: "DELETE", url: `/api/mutes/${mute.id}` })).statusCode).toBe(
+      401,
+    );
+    expect(
+      (await app.inject({ method: "DELETE", url: `/api/mutes/${mute.id}`, headers: auth }))
+        .statusCode,
+    ).toBe(204);
+    expect(
+      (await app.inject({ method: "DELETE", url: `/api/mutes/${mute.id}`, headers: auth }))
+        .statusCode,
+    ).toBe(404);
     expect((await app.inject("/api/mutes")).json()).toHaveLength(1);
   });
 
@@ -94,7 +120,14 @@ describe("mutes", () => {
     await redis.hset(
       keys.incidents.mutes,
       "old",
-      JSON.stringify({ id: "old", cidr: "10.0.0.0/8", port: null, until: NOW, reason: "r", createdAt: 0 }),
+      JSON.stringify({
+        id: "old",
+        cidr: "10.0.0.0/8",
+        port: null,
+        until: NOW,
+        reason: "r",
+        createdAt: 0,
+      }),
     );
     expect((await app.inject("/api/mutes")).json()).toEqual([]);
     expect(await redis.hexists(keys.incidents.mutes, "old")).toBe(0);
@@ -134,7 +167,12 @@ describe("incidents", () => {
       incidentTrackerOptions({ size: 50, stride: 50 }),
     ) as [Incident];
     // As the incidents service appends it.
-    await redis.xadd(keys.incidents.events, "*", "event", JSON.stringify({ event: "incident.closed", incident }));
+    await redis.xadd(
+      keys.incidents.events,
+      "*",
+      "event",
+      JSON.stringify({ event: "incident.closed", incident }),
+    );
     await arrived;
     expect(messages.filter((m) => m.type === "incident")).toEqual([
       { type: "incident", event: "incident.closed", incident },
