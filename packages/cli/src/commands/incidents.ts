@@ -43,10 +43,12 @@ export const incidentsCommand: CommandSpec = {
   usage: `incidents --model MODEL [--close-after N (default ${DEFAULT_INCIDENT_CLOSE_AFTER_WINDOWS})] FILE...`,
   options: { model: { type: "string" }, "close-after": { type: "string" } },
   async run({ values, positionals }) {
-    const model = await loadModelFile(stringOption(values, "model", { required: true }));
+    // Options are checked before the model is read, so a usage error is never hidden behind it.
+    const modelPath = stringOption(values, "model", { required: true });
     const closeAfter = intOption(values, "close-after", DEFAULT_INCIDENT_CLOSE_AFTER_WINDOWS, {
       min: 1,
     });
+    const model = await loadModelFile(modelPath);
     await checkInputs(positionals);
     const out = new LineWriter();
     const options = incidentTrackerOptions(model.window, closeAfter);
