@@ -180,6 +180,81 @@ function expectOneOpenedAndClosed(bodies: WebhookBody[], incidents: Incident[]) 
   }
 }
 
+/**
+ * Uploads `text` to a stack of three detectors and the incidents service; with the first half
+ * scored, kills one detector and the incidents service with SIGKILL, starts a new incidents
+ * service, and checks the incidents against `offline` and the notifications (a receiver failing
+ * every third request) for at-least-once with stable delivery ids.
+ */
+async function killedRun(name: string, model: string, text: string, offline: Incident[]) {
+  const receiver = await startReceiver((n) => (n % 3 === 0 ? 500 : 200));
+  try {
+    const live = await startStack(name, 3, model);
+    const env = {
+      ALERT_WEBHOOK_URL: receiver.url,
+      ALERT_WEBHOOK_SECRET: SECRET,
+      ALERT_RETRY_BASE_MS: "100",
+    };
+    const tracker = await live.addIncidents(env);
+
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const half = text.indexOf("\n", Math.floor(text.length / 2)) + 1;
+    async function* gated(): AsyncGenerator<string> {
+      yield text.slice(0, half);
+      await gate;
+      yield text.slice(half);
+    }
+    const uploading = uploadCsv(live, gated() as CsvSource, `${name}.csv`);
+    const first = await waitForUploadInProgress(
+      live,
+      (s) => s.windowsScored > 0,
+      "the first half to be scored",
+    );
+    expect(first.state).toBe("streaming");
+    await live.detectors[0]!.crash();
+    await tracker.crash();
+    release();
+    await live.addIncidents(env);
+    const accepted = await uploading;
+    expect(accepted.uploadId).toBe(first.uploadId);
+    await waitForUploadEnd(live, accepted.uploadId);
+    const incidents = await stackIncidents(live, accepted.uploadId, offline.length);
+    expect(incidents.map(incidentFacts)).toEqual(offline.map(incidentFacts));
+
+    await waitUntil(
+      "every closed notification",
+      () =>
+        receiver.bodies().filter((b) => b.event === "incident.closed").length >= incidents.length
+          ? true
+          : undefined,
+      60_000,
+    );
+    expectSigned(receiver.received);
+    // At least once: every event arrived, each under one delivery id however often it was sent.
+    const deliveredIds = receiver.received.filter((r) => r.status === 200).map((r) => r.delivery);
+    const bodies = receiver.bodies();
+    for (const incident of incidents) {
+      expect(
+        bodies.some((b) => b.incident.id === incident.id && b.event === "incident.opened"),
+      ).toBe(true);
+      expect(
+        bodies.some((b) => b.incident.id === incident.id && b.event === "incident.closed"),
+      ).toBe(true);
+    }
+    const bodyById = new Map<string, string>();
+    for (const r of receiver.received) {
+      if (bodyById.has(r.delivery)) expect(r.body).toBe(bodyById.get(r.delivery));
+      bodyById.set(r.delivery, r.body);
+    }
+    expect(new Set(deliveredIds).size).toBe(bodyById.size);
+    // The receiver's 500s were retried: some delivery ids came more than once.
+    expect(receiver.received.length).toBeGreaterThan(bodyById.size);
+  } finally {
+    await receiver.close();
+  }
+}
+
 describe("incidents across processes", { timeout: 180_000 }, () => {
   it.skipIf(!realDataPresent)(
     "reports friday-ddos.csv's incidents as floodwatch incidents does, and notifies each once",
@@ -248,71 +323,16 @@ describe("incidents across processes", { timeout: 180_000 }, () => {
     await writeFile(csvPath, parts.join(""));
     const offline = await offlineIncidents(model, csvPath);
     expect(offline.length).toBeGreaterThan(1);
-
-    const receiver = await startReceiver((n) => (n % 3 === 0 ? 500 : 200));
-    try {
-      const live = await startStack("killed", 3, model);
-      const env = {
-        ALERT_WEBHOOK_URL: receiver.url,
-        ALERT_WEBHOOK_SECRET: SECRET,
-        ALERT_RETRY_BASE_MS: "100",
-      };
-      const tracker = await live.addIncidents(env);
-
-      let release: () => void = () => undefined;
-      const gate = new Promise<void>((r) => (release = r));
-      const text = parts.join("");
-      const half = text.indexOf("\n", Math.floor(text.length / 2)) + 1;
-      async function* gated(): AsyncGenerator<string> {
-        yield text.slice(0, half);
-        await gate;
-        yield text.slice(half);
-      }
-      const uploading = uploadCsv(live, gated() as CsvSource, "bursts.csv");
-      const first = await waitForUploadInProgress(
-        live,
-        (s) => s.windowsScored > 0,
-        "the first half to be scored",
-      );
-      expect(first.state).toBe("streaming");
-      await live.detectors[0]!.crash();
-      await tracker.crash();
-      release();
-      await live.addIncidents(env);
-      const accepted = await uploading;
-      expect(accepted.uploadId).toBe(first.uploadId);
-      await waitForUploadEnd(live, accepted.uploadId);
-      const incidents = await stackIncidents(live, accepted.uploadId, offline.length);
-      expect(incidents.map(incidentFacts)).toEqual(offline.map(incidentFacts));
-
-      await waitUntil(
-        "every closed notification",
-        () =>
-          receiver.bodies().filter((b) => b.event === "incident.closed").length >= incidents.length
-            ? true
-            : undefined,
-        60_000,
-      );
-      expectSigned(receiver.received);
-      // At least once: every event arrived, each under one delivery id however often it was sent.
-      const deliveredIds = receiver.received.filter((r) => r.status === 200).map((r) => r.delivery);
-      const bodies = receiver.bodies();
-      for (const incident of incidents) {
-        expect(
-          bodies.some((b) => b.incident.id === incident.id && b.event === "incident.opened"),
-        ).toBe(true);
-        expect(
-          bodies.some((b) => b.incident.id === incident.id && b.event === "incident.closed"),
-        ).toBe(true);
-      }
-      const bodyById = new Map<string, string>();
-      for (const r of receiver.received) {
-        if (bodyById.has(r.delivery)) expect(r.body).toBe(bodyById.get(r.delivery));
-        bodyById.set(r.delivery, r.body);
-      }
-      expect(new Set(deliveredIds).size).toBeGreaterThan(0);
-    } finally {
-      await receiver.close();
-    }
+    await killedRun("bursts", model, parts.join(""), offline);
   });
+
+  it.skipIf(!realDataPresent)(
+    "gives friday-ddos.csv's incidents with three detectors when a detector and the tracker are killed",
+    async () => {
+      const model = join(dir, "benign-killed.json");
+      await floodwatch(["train", "--out", model, BENIGN]);
+      const offline = await offlineIncidents(model, FRIDAY_DDOS);
+      await killedRun("friday-killed", model, await readFile(FRIDAY_DDOS, "utf8"), offline);
+    },
+  );
 });

@@ -7,7 +7,7 @@
 import { createHmac } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import {
   INCIDENT_TRACKER_GROUP,
   incidentFacts,
@@ -455,5 +455,36 @@ describe("notifier", () => {
     expect(parsed.map((m) => Number(m![1]))).toEqual([16 * 8 + 2, 16 * 8 + 5]);
     expect(lines[0]).toContain('victim="192.168.10.50"');
     expect(lines[0]).toContain('id="s1-1"');
+  });
+
+  it("frames syslog lines with octet counting over TCP", async () => {
+    const keys = freshKeys();
+    let received = "";
+    const tcp = createTcpServer((socket) =>
+      socket.on("data", (d: Buffer) => (received += d.toString("utf8"))),
+    );
+    await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((resolve) => tcp.close(resolve)));
+    const port = (tcp.address() as AddressInfo).port;
+    await startNotifier(keys, [], `tcp://127.0.0.1:${port}`).start();
+    await trackUpload(keys, "s2", "AA....");
+    const frames = await waitFor(
+      () => {
+        const out: string[] = [];
+        let rest = Buffer.from(received, "utf8");
+        for (;;) {
+          const space = rest.indexOf(0x20);
+          if (space < 0) break;
+          const length = Number(rest.subarray(0, space).toString());
+          if (rest.length < space + 1 + length) break;
+          out.push(rest.subarray(space + 1, space + 1 + length).toString("utf8"));
+          rest = rest.subarray(space + 1 + length);
+        }
+        return out;
+      },
+      (out) => out.length === 2,
+    );
+    expect(frames.map((f) => f.slice(0, 7))).toEqual(["<130>1 ", "<133>1 "]);
+    expect(frames[1]).toContain('[incident@32473 event="incident.closed" id="s2-1"');
   });
 });
