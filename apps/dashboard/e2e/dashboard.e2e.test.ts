@@ -262,16 +262,28 @@ describe("dashboard in a real browser", () => {
       );
       await incident.first().waitFor();
       expect(await page.getByTestId("open-incidents").getAttribute("data-value")).toMatch(/^\d+$/);
-      await incident.first().click();
+      // The flood itself: the incident with the most windows.
+      const incidentId = await page.evaluate((uploadId) => {
+        const rows = [
+          ...document.querySelectorAll(
+            `[data-testid="incident-row"][data-incident-id^="${uploadId}-"]`,
+          ),
+        ];
+        rows.sort(
+          (a, b) => Number(b.getAttribute("data-windows")) - Number(a.getAttribute("data-windows")),
+        );
+        return rows[0]?.getAttribute("data-incident-id") ?? null;
+      }, synUploadId);
+      await page.locator(`[data-testid="incident-row"][data-incident-id="${incidentId}"]`).click();
       const details = page.getByTestId("incident-details");
       await details.waitFor();
-      const incidentId = await incident.first().getAttribute("data-incident-id");
       expect(await details.getAttribute("data-incident-id")).toBe(incidentId);
       const range = /Windows#(\d+)–#(\d+): (\d+) anomalous of (\d+)/.exec(
         (await details.textContent()) ?? "",
       );
       expect(range).not.toBeNull();
       const incidentWindows = Number(range![4]);
+      expect(incidentWindows).toBeGreaterThan(10);
       await page.waitForFunction(
         (expected) =>
           Number(

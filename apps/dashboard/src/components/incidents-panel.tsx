@@ -160,6 +160,7 @@ export function IncidentsPanel({
                   data-testid="incident-row"
                   data-incident-id={incident.id}
                   data-state={incident.state}
+                  data-windows={incident.windows}
                   aria-selected={incident.id === selectedId}
                   tabIndex={0}
                   onClick={() => onSelect(incident.id === selectedId ? null : incident.id)}
