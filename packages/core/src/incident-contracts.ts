@@ -19,7 +19,8 @@ export const windowSourcesSchema = z.object({
 });
 export const windowPortSchema = z.object({
   port: z.number().int(),
-  protocol: z.number().int().nullable().optional(),
+  /** IP protocol number (6 TCP, 17 UDP), or its name when a file gives one. */
+  protocol: z.union([z.number().int(), z.string()]).nullable().optional(),
   flows: z.number(),
 });
 export const windowExplanationItemSchema = z.object({

@@ -229,8 +229,13 @@ function snapshot(
       distinct: acc.hasSources ? acc.distinctSources : 0,
     },
     ports: topEntries(acc.ports, INCIDENT_TOP_ENTRIES).map(([key, flows]) => {
-      const [port, protocol] = key.split("/");
-      return { port: Number(port), protocol: protocol === "" ? null : Number(protocol), flows };
+      const slash = key.indexOf("/");
+      const protocol = key.slice(slash + 1);
+      return {
+        port: Number(key.slice(0, slash)),
+        protocol: protocol === "" ? null : /^\d+$/.test(protocol) ? Number(protocol) : protocol,
+        flows,
+      };
     }),
     features,
     modelVersion: acc.modelVersion,
