@@ -221,6 +221,7 @@ async function main(config: LauncherConfig): Promise<void> {
   print(`  api        http://${host}:${config.API_PORT}   (REST, WebSocket /ws, /metrics)`);
   print(`  ingest     http://${host}:${config.INGEST_PORT}   (POST /api/uploads)`);
   print(`  detectors  ${config.DETECTORS}   redis ${redisUrl}`);
+  print(`  incidents  http://127.0.0.1:${incidentsPort}/health   (tracker and notifier)`);
   print("");
   print("floodwatch is ready. Press Ctrl-C to stop.");
 }
