@@ -96,10 +96,12 @@ describe("mutes", () => {
     }
 
     const listed = await app.inject("/api/mutes");
-    expect(listed.json().map((m: { cidr: string }) => m.cidr)).toEqual([
-      "192.168.10.0/24",
-      "2001:db8::/32",
-    ]);
+    expect(
+      listed
+        .json()
+        .map((m: { cidr: string }) => m.cidr)
+        .sort(),
+    ).toEqual(["192.168.10.0/24", "2001:db8::/32"]);
 
     expect((await app.inject({ method: "DELETE", url: `/api/mutes/${mute.id}` })).statusCode).toBe(
       401,
