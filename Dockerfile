@@ -61,8 +61,11 @@ RUN --mount=type=cache,id=floodwatch-pnpm-store,target=/pnpm/store \
 # ---------------------------------------------------------------------------------------------
 # What every runtime image shares: Node, a non-root user, the health probe.
 FROM ${NODE_IMAGE} AS runtime
+# JSON logs even under `docker run -t`, where stdout is a terminal: a container's logs are read by
+# a log driver or collector, not a person.
 ENV NODE_ENV=production \
-    NEXT_TELEMETRY_DISABLED=1
+    NEXT_TELEMETRY_DISABLED=1 \
+    LOG_FORMAT=json
 # The probe uses Node's fetch: slim images have no curl or wget.
 COPY docker/healthcheck.mjs /usr/local/lib/floodwatch/healthcheck.mjs
 WORKDIR /app
