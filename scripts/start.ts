@@ -7,8 +7,9 @@
  * how (see `supervisor.ts`); the stack stops on Ctrl-C (or SIGTERM), each child with SIGTERM
  * first so detectors finish the entry in hand, or when one child crash-loops.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, statSync, readdirSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
@@ -51,19 +52,25 @@ async function buildDashboard(): Promise<void> {
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // Ctrl-C during the build stops it too, instead of leaving it running alone.
+  dashboardBuild = build;
   for (const stream of [build.stdout, build.stderr]) {
     createInterface({ input: stream }).on("line", (line) =>
       print(`${"[build]".padEnd(12)} ${line}`),
     );
   }
   const code = await new Promise<number | null>((resolve) => build.on("exit", resolve));
+  dashboardBuild = undefined;
+  if (supervisor.stopping) return;
   if (code !== 0) throw new Error(`dashboard build failed (exit code ${code})`);
 }
 
 const supervisor = new Supervisor({ print });
+let dashboardBuild: ChildProcess | undefined;
 
 async function stop(code: number): Promise<never> {
   if (!supervisor.stopping) print("floodwatch: stopping...");
+  dashboardBuild?.kill("SIGTERM");
   await supervisor.stop();
   process.exit(code);
 }
@@ -75,6 +82,7 @@ async function main(config: LauncherConfig): Promise<void> {
   if (!redisUrl) {
     const dir = resolve(ROOT, config.FLOODWATCH_DATA_DIR, "redis");
     const port = await freePort();
+    await mkdir(dir, { recursive: true });
     const redis = supervisor.add(redisChild(port, dir));
     redisUrl = `redis://127.0.0.1:${port}`;
     await supervisor.waitReady(Date.now() + 10_000).catch(() => {
@@ -88,7 +96,7 @@ async function main(config: LauncherConfig): Promise<void> {
     ...logEnv(config.LOG_FORMAT),
   };
 
-  const dashboardBuild = buildDashboard();
+  const building = buildDashboard();
   // The stack, one entry per process: a new service is one more line here.
   const services: ChildSpec[] = [
     serviceChild("api", "api", { ...common, API_PORT: String(config.API_PORT) }, config.API_PORT),
@@ -121,7 +129,8 @@ async function main(config: LauncherConfig): Promise<void> {
   );
   for (const service of services) supervisor.add(service);
 
-  await dashboardBuild;
+  await building;
+  if (supervisor.stopping) return;
   supervisor.add({
     name: "dashboard",
     command: NEXT_BIN,

@@ -7,9 +7,12 @@
  * must come back, nobody else may be restarted, and the dashboard's own WebSocket client must
  * be connected to the API at the end (reconnected, when the API was the one killed).
  */
+import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { generateFlowCsv, type ServerMessage, type UploadStatus } from "@floodwatch/core";
 import { freePort } from "@floodwatch/platform";
@@ -177,11 +180,14 @@ async function uploadAndKill(
   victim: SupervisedChild,
 ): Promise<{ atKill: UploadStatus; final: UploadStatus; killedPid: number | undefined }> {
   const name = `supervised-${victim.name}`;
-  const answer = postUpload(
-    running.endpoints.ingest.url,
-    generateFlowCsv({ flows: FLOWS, attack: "syn", seed: 9 }),
-    name,
+  // From a file, not straight from the generator: the generator runs on this test's event loop
+  // and, on a busy machine, starves the status polls that must see the upload in progress.
+  const csv = join(running.dir, "flows.csv");
+  await pipeline(
+    Readable.from(generateFlowCsv({ flows: FLOWS, attack: "syn", seed: 9 })),
+    createWriteStream(csv),
   );
+  const answer = postUpload(running.endpoints.ingest.url, createReadStream(csv), name);
   const atKill = await waitForUploadInProgress(
     running.endpoints,
     (s) => s.name === name && s.windowsScored >= WINDOWS / 100,
