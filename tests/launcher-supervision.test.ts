@@ -14,7 +14,12 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { generateFlowCsv, type ServerMessage, type UploadStatus } from "@floodwatch/core";
+import {
+  generateFlowCsv,
+  uploadAcceptedSchema,
+  type ServerMessage,
+  type UploadStatus,
+} from "@floodwatch/core";
 import { freePort } from "@floodwatch/platform";
 import { WebSocket } from "ws";
 import { afterEach, describe, expect, it, onTestFailed } from "vitest";
@@ -142,14 +147,20 @@ const { LiveSocket } = (await import(LIVE_SOCKET_MODULE)) as { LiveSocket: LiveS
 
 /** The dashboard's live-feed client over `ws` in Node, counting opens and windows per open. */
 interface DashboardSocket {
-  /** Successful opens, and `window` messages received after each. */
+  /** Successful opens, and the windows received on each (all, and per upload). */
   opens: number;
   windowsAfterOpen: number[];
+  uploadsAfterOpen: Map<string, number>[];
   stop(): void;
 }
 
 function connectDashboard(apiUrl: string): DashboardSocket {
-  const state: DashboardSocket = { opens: 0, windowsAfterOpen: [], stop: () => live.stop() };
+  const state: DashboardSocket = {
+    opens: 0,
+    windowsAfterOpen: [],
+    uploadsAfterOpen: [],
+    stop: () => live.stop(),
+  };
   const live = new LiveSocket({
     url: `${apiUrl.replace(/^http/, "ws")}/ws`,
     token: () => null,
@@ -158,11 +169,16 @@ function connectDashboard(apiUrl: string): DashboardSocket {
     onOpen: () => {
       state.opens += 1;
       state.windowsAfterOpen.push(0);
+      state.uploadsAfterOpen.push(new Map());
     },
     onMessage: (message: ServerMessage) => {
       if (message.type === "window") {
         state.windowsAfterOpen[state.opens - 1] =
           (state.windowsAfterOpen[state.opens - 1] ?? 0) + message.windows.length;
+        const perUpload = state.uploadsAfterOpen[state.opens - 1];
+        for (const window of message.windows) {
+          perUpload?.set(window.uploadId, (perUpload.get(window.uploadId) ?? 0) + 1);
+        }
       }
     },
   });
@@ -285,7 +301,9 @@ describe("pnpm start's supervision, on real processes", () => {
         "after-restart",
       );
       expect(after.status).toBe(201);
-      const windowsOnSecondOpen = () => dashboard.windowsAfterOpen[dashboard.opens - 1] ?? 0;
+      const { uploadId } = uploadAcceptedSchema.parse(JSON.parse(after.body));
+      const windowsOnSecondOpen = () =>
+        dashboard.uploadsAfterOpen[dashboard.opens - 1]?.get(uploadId) ?? 0;
       await waitUntil(
         "the second upload's 200 windows on the reconnected socket",
         () => (windowsOnSecondOpen() >= 200 ? true : undefined),
