@@ -20,13 +20,15 @@ FROM ${NODE_IMAGE} AS workspace
 ENV PNPM_HOME=/pnpm \
     PATH=/pnpm:$PATH \
     CI=true \
-    COREPACK_ENABLE_DOWNLOAD_PROMPT=0 \
     NEXT_TELEMETRY_DISABLED=1
-# corepack installs the pnpm version pinned by package.json's packageManager; a recent corepack
-# because older ones cannot verify the signatures of current pnpm releases.
-RUN npm install --global corepack@0.36.0 && corepack enable
 WORKDIR /repo
 COPY pnpm-lock.yaml pnpm-workspace.yaml package.json .npmrc ./
+# The pnpm version pinned by package.json's packageManager, from the npm registry (as .ci/run
+# does): corepack fails its first download on an empty cache ("No compatible signature found in
+# package metadata"), and a build always starts from an empty cache.
+RUN npm install --global --no-fund --no-audit \
+      "pnpm@$(node -p "require('./package.json').packageManager.split('@')[1]")" \
+    && pnpm --version
 # Downloads every package of the lockfile into the store, from the lockfile alone: this layer
 # stays cached until the lockfile changes, whatever happens to the sources.
 RUN --mount=type=cache,id=floodwatch-pnpm-store,target=/pnpm/store pnpm fetch
@@ -61,10 +63,18 @@ RUN --mount=type=cache,id=floodwatch-pnpm-store,target=/pnpm/store \
 # ---------------------------------------------------------------------------------------------
 # What every runtime image shares: Node, a non-root user, the health probe.
 FROM ${NODE_IMAGE} AS runtime
+# JSON logs even under `docker run -t`, where stdout is a terminal: a container's logs are read by
+# a log driver or collector, not a person.
 ENV NODE_ENV=production \
-    NEXT_TELEMETRY_DISABLED=1
+    NEXT_TELEMETRY_DISABLED=1 \
+    LOG_FORMAT=json
 # The probe uses Node's fetch: slim images have no curl or wget.
 COPY docker/healthcheck.mjs /usr/local/lib/floodwatch/healthcheck.mjs
+# The `floodwatch` command in every image (`docker compose exec api floodwatch model list`): the
+# one-file bundle `pnpm install` built (packages/cli/build.mjs); the symlink keeps the .mjs name
+# Node needs to load it as an ES module.
+COPY --from=workspace --chmod=755 /repo/packages/cli/dist/floodwatch.mjs /usr/local/lib/floodwatch/floodwatch.mjs
+RUN ln -s /usr/local/lib/floodwatch/floodwatch.mjs /usr/local/bin/floodwatch
 WORKDIR /app
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["node", "/usr/local/lib/floodwatch/healthcheck.mjs"]

@@ -1,6 +1,7 @@
 /** Configuration of the local launcher (`pnpm start`), parsed once with zod. */
 import { z } from "zod";
 import {
+  commonConfigShape,
   parseConfig,
   portVariable,
   positiveIntVariable,
@@ -25,6 +26,9 @@ export const launcherConfigSchema = z.object({
   API_PORT: portVariable(8080).describe("Port of the API service"),
   DASHBOARD_PORT: portVariable(3000).describe("Port of the dashboard"),
   TRAINER_PORT: portVariable(8083).describe("Port of the trainer's /health and /metrics"),
+  LOG_FORMAT: commonConfigShape.LOG_FORMAT.describe(
+    "How the services under `pnpm start` log: `auto` gives readable, coloured lines when the launcher is on a terminal and JSON otherwise; `json` or `pretty` to choose",
+  ),
   PUBLIC_HOST: z
     .string()
     .min(1)

@@ -1,89 +1,31 @@
 /**
  * `pnpm start`: the whole floodwatch stack on one machine. Starts a private redis-server when
  * `REDIS_URL` is unset, then ingest, `DETECTORS` detectors, the trainer, the API and the
- * dashboard; prints their URLs once every one answers its health check. Ctrl-C (or SIGTERM)
- * stops everything, each child with SIGTERM first so detectors finish the entry in hand.
+ * dashboard; prints their URLs once every one answers its health check.
+ *
+ * A child that exits unexpectedly is restarted with a backoff, with one line saying what died and
+ * how (see `supervisor.ts`); the stack stops on Ctrl-C (or SIGTERM), each child with SIGTERM
+ * first so detectors finish the entry in hand, or when one child crash-loops.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, statSync, readdirSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { ConfigError, freePort, startRedisServer, type RedisServer } from "@floodwatch/platform";
+import { ConfigError, freePort } from "@floodwatch/platform";
 import { loadLauncherConfig, type LauncherConfig } from "./launcher-env.ts";
+import { logEnv, redisChild, serviceChild } from "./launcher-children.ts";
+import { Supervisor, httpReady, type ChildSpec } from "./supervisor.ts";
 
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const DASHBOARD_DIR = join(ROOT, "apps/dashboard");
 const NEXT_BIN = join(DASHBOARD_DIR, "node_modules/.bin/next");
-/** How long a child may take to drain after SIGTERM before it is killed. */
-const STOP_DEADLINE_MS = 10_000;
 /** How long the stack may take to become healthy (a first dashboard build takes a while). */
 const READY_DEADLINE_MS = 120_000;
 
-interface Child {
-  name: string;
-  process: ChildProcess;
-  /** URL that answers 200 when the child is up, if it has one. */
-  healthUrl?: string;
-}
-
-const children: Child[] = [];
-let redis: RedisServer | undefined;
-let stopping = false;
-
 function print(line: string): void {
   process.stdout.write(`${line}\n`);
-}
-
-/** Streams a child's output with its name in front, so interleaved logs stay readable. */
-function pipeOutput(name: string, child: ChildProcess): void {
-  const tag = `[${name}]`.padEnd(12);
-  for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    createInterface({ input: stream }).on("line", (line) => print(`${tag} ${line}`));
-  }
-}
-
-function startChild(
-  name: string,
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-  options: { cwd?: string; healthUrl?: string } = {},
-): Child {
-  const child = spawn(command, args, {
-    cwd: options.cwd ?? ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  pipeOutput(name, child);
-  child.on("exit", (code, signal) => {
-    if (stopping) return;
-    print(`floodwatch: ${name} exited (${signal ?? `code ${code}`}); stopping the stack`);
-    void stop(1);
-  });
-  const entry: Child = {
-    name,
-    process: child,
-    ...(options.healthUrl ? { healthUrl: options.healthUrl } : {}),
-  };
-  children.push(entry);
-  return entry;
-}
-
-function startService(
-  name: string,
-  service: string,
-  env: Record<string, string>,
-  healthUrl?: string,
-): Child {
-  return startChild(
-    name,
-    process.execPath,
-    ["--import", "tsx", join(ROOT, "services", service, "src/main.ts")],
-    env,
-    healthUrl ? { healthUrl } : {},
-  );
 }
 
 function newestSourceTime(dir: string): number {
@@ -110,44 +52,26 @@ async function buildDashboard(): Promise<void> {
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  pipeOutput("build", build);
+  // Ctrl-C during the build stops it too, instead of leaving it running alone.
+  dashboardBuild = build;
+  for (const stream of [build.stdout, build.stderr]) {
+    createInterface({ input: stream }).on("line", (line) =>
+      print(`${"[build]".padEnd(12)} ${line}`),
+    );
+  }
   const code = await new Promise<number | null>((resolve) => build.on("exit", resolve));
+  dashboardBuild = undefined;
+  if (supervisor.stopping) return;
   if (code !== 0) throw new Error(`dashboard build failed (exit code ${code})`);
 }
 
-async function waitHealthy(child: Child, deadline: number): Promise<void> {
-  const url = child.healthUrl;
-  if (!url) return;
-  for (;;) {
-    if (stopping) throw new Error("stopping");
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${child.name} did not become healthy at ${url}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const supervisor = new Supervisor({ print });
+let dashboardBuild: ChildProcess | undefined;
 
-async function stopChild(child: Child): Promise<void> {
-  const running = child.process;
-  if (running.exitCode !== null || running.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
-  running.kill("SIGTERM");
-  const timer = setTimeout(() => running.kill("SIGKILL"), STOP_DEADLINE_MS);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** The one shutdown path: every step runs even if another fails; idempotent. */
-async function stop(code: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  print("floodwatch: stopping...");
-  await Promise.allSettled(children.map(stopChild));
-  if (redis) await redis.stop().catch(() => undefined);
+async function stop(code: number): Promise<never> {
+  if (!supervisor.stopping) print("floodwatch: stopping...");
+  dashboardBuild?.kill("SIGTERM");
+  await supervisor.stop();
   process.exit(code);
 }
 
@@ -157,65 +81,79 @@ async function main(config: LauncherConfig): Promise<void> {
   let redisUrl = config.REDIS_URL;
   if (!redisUrl) {
     const dir = resolve(ROOT, config.FLOODWATCH_DATA_DIR, "redis");
-    redis = await startRedisServer({ dir, appendOnly: true });
-    redisUrl = redis.url;
+    const port = await freePort();
+    await mkdir(dir, { recursive: true });
+    const redis = supervisor.add(redisChild(port, dir));
+    redisUrl = `redis://127.0.0.1:${port}`;
+    await supervisor.waitReady(Date.now() + 10_000).catch(() => {
+      throw new Error(`redis-server did not answer on ${redisUrl} (pid ${redis.pid})`);
+    });
     print(`floodwatch: private redis-server on ${redisUrl} (append-only file in ${dir})`);
   }
-  const common = { REDIS_URL: redisUrl, DASHBOARD_ORIGIN: dashboardOrigin };
-  const local = (port: number, path = "/health") => `http://127.0.0.1:${port}${path}`;
+  const common = {
+    REDIS_URL: redisUrl,
+    DASHBOARD_ORIGIN: dashboardOrigin,
+    ...logEnv(config.LOG_FORMAT),
+  };
 
-  const dashboardBuild = buildDashboard();
-  startService(
-    "api",
-    "api",
-    { ...common, API_PORT: String(config.API_PORT) },
-    local(config.API_PORT),
-  );
-  startService(
-    "ingest",
-    "ingest",
-    { ...common, INGEST_PORT: String(config.INGEST_PORT) },
-    local(config.INGEST_PORT),
-  );
+  const building = buildDashboard();
+  // The stack, one entry per process: a new service is one more line here.
+  const services: ChildSpec[] = [
+    serviceChild("api", "api", { ...common, API_PORT: String(config.API_PORT) }, config.API_PORT),
+    serviceChild(
+      "ingest",
+      "ingest",
+      { ...common, INGEST_PORT: String(config.INGEST_PORT) },
+      config.INGEST_PORT,
+    ),
+  ];
   for (let i = 1; i <= config.DETECTORS; i++) {
+    // A fixed port per detector, so a restarted one answers where the first one did.
     const port = await freePort();
-    startService(
-      `detector-${i}`,
-      "detector",
-      { ...common, DETECTOR_NAME: `detector-${i}`, DETECTOR_PORT: String(port) },
-      local(port),
+    services.push(
+      serviceChild(
+        `detector-${i}`,
+        "detector",
+        { ...common, DETECTOR_NAME: `detector-${i}`, DETECTOR_PORT: String(port) },
+        port,
+      ),
     );
   }
   const incidentsPort = await freePort();
-  startService(
-    "incidents",
-    "incidents",
-    { ...common, INCIDENTS_PORT: String(incidentsPort) },
-    local(incidentsPort),
+  services.push(
+    serviceChild(
+      "incidents",
+      "incidents",
+      { ...common, INCIDENTS_PORT: String(incidentsPort) },
+      incidentsPort,
+    ),
   );
-  if (existsSync(join(ROOT, "services/trainer/src/main.ts"))) {
-    startService(
+  services.push(
+    serviceChild(
       "trainer",
       "trainer",
       { ...common, TRAINER_PORT: String(config.TRAINER_PORT) },
-      local(config.TRAINER_PORT),
-    );
-  }
-  await dashboardBuild;
-  startChild(
-    "dashboard",
-    NEXT_BIN,
-    ["start", "-p", String(config.DASHBOARD_PORT)],
-    {
+      config.TRAINER_PORT,
+    ),
+  );
+  for (const service of services) supervisor.add(service);
+
+  await building;
+  if (supervisor.stopping) return;
+  supervisor.add({
+    name: "dashboard",
+    command: NEXT_BIN,
+    args: ["start", "-p", String(config.DASHBOARD_PORT)],
+    cwd: DASHBOARD_DIR,
+    env: {
       NEXT_TELEMETRY_DISABLED: "1",
       FLOODWATCH_API_URL: `http://${host}:${config.API_PORT}`,
       FLOODWATCH_INGEST_URL: `http://${host}:${config.INGEST_PORT}`,
     },
-    { cwd: DASHBOARD_DIR, healthUrl: local(config.DASHBOARD_PORT, "/") },
-  );
+    ready: httpReady(`http://127.0.0.1:${config.DASHBOARD_PORT}/`),
+  });
 
-  const deadline = Date.now() + READY_DEADLINE_MS;
-  await Promise.all(children.map((child) => waitHealthy(child, deadline)));
+  await supervisor.waitReady(Date.now() + READY_DEADLINE_MS);
   print("");
   print(`  dashboard  ${dashboardOrigin}`);
   print(`  api        http://${host}:${config.API_PORT}   (REST, WebSocket /ws, /metrics)`);
@@ -223,11 +161,12 @@ async function main(config: LauncherConfig): Promise<void> {
   print(`  detectors  ${config.DETECTORS}   redis ${redisUrl}`);
   print(`  incidents  http://127.0.0.1:${incidentsPort}/health   (tracker and notifier)`);
   print("");
-  print("floodwatch is ready. Press Ctrl-C to stop.");
+  print("floodwatch is ready. A process that dies is restarted. Press Ctrl-C to stop.");
 }
 
 process.once("SIGINT", () => void stop(0));
 process.once("SIGTERM", () => void stop(0));
+void supervisor.crashLoop.then(() => stop(1));
 try {
   await main(loadLauncherConfig());
 } catch (error) {
@@ -235,7 +174,7 @@ try {
     print(error.message);
     process.exit(2);
   }
-  if (!stopping) {
+  if (!supervisor.stopping) {
     print(`floodwatch: ${(error as Error).message}`);
     await stop(1);
   }

@@ -17,7 +17,15 @@ import {
 } from "@floodwatch/core";
 import { z } from "zod";
 import { WebSocket } from "ws";
-import type { PipelineStack } from "./stack.ts";
+
+/**
+ * Where a running pipeline answers: a `PipelineStack` (tests/stack.ts), or the launcher's children under
+ * test. The client needs nothing else.
+ */
+export interface PipelineEndpoints {
+  readonly ingest: { readonly url: string };
+  readonly api: { readonly url: string };
+}
 
 /** Something that yields CSV text or bytes, as `generateFlowCsv` or a file stream does. */
 export type CsvSource = AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
@@ -91,7 +99,7 @@ export function postUpload(
 
 /** Uploads `source` and expects `201` with an `uploadAccepted` body. */
 export async function uploadCsv(
-  stack: PipelineStack,
+  stack: PipelineEndpoints,
   source: CsvSource,
   name: string,
 ): Promise<UploadAccepted> {
@@ -110,7 +118,7 @@ async function getJson<T>(url: string, schema: z.ZodType<T>): Promise<T> {
 }
 
 /** `GET /api/uploads/:id`. */
-export function readUpload(stack: PipelineStack, uploadId: string): Promise<UploadStatus> {
+export function readUpload(stack: PipelineEndpoints, uploadId: string): Promise<UploadStatus> {
   return getJson(
     `${stack.api.url}/api/uploads/${encodeURIComponent(uploadId)}`,
     uploadStatusSchema,
@@ -118,12 +126,12 @@ export function readUpload(stack: PipelineStack, uploadId: string): Promise<Uplo
 }
 
 /** `GET /api/uploads`: the newest uploads first. */
-export function listUploads(stack: PipelineStack): Promise<UploadStatus[]> {
+export function listUploads(stack: PipelineEndpoints): Promise<UploadStatus[]> {
   return getJson(`${stack.api.url}/api/uploads?limit=100`, z.array(uploadStatusSchema));
 }
 
 /** `GET /api/summary`. */
-export function readSummary(stack: PipelineStack): Promise<Summary> {
+export function readSummary(stack: PipelineEndpoints): Promise<Summary> {
   return getJson(`${stack.api.url}/api/summary`, summarySchema);
 }
 
@@ -131,7 +139,7 @@ export function readSummary(stack: PipelineStack): Promise<Summary> {
 export const MAX_WINDOWS_PER_QUERY = 2_000;
 
 /** `GET /api/windows?uploadId=..&limit=2000`: an upload's recent results, newest first. */
-export function readWindows(stack: PipelineStack, uploadId: string): Promise<WindowResult[]> {
+export function readWindows(stack: PipelineEndpoints, uploadId: string): Promise<WindowResult[]> {
   const query = `uploadId=${encodeURIComponent(uploadId)}&limit=${MAX_WINDOWS_PER_QUERY}`;
   return getJson(`${stack.api.url}/api/windows?${query}`, z.array(windowResultSchema));
 }
@@ -169,7 +177,7 @@ export async function waitUntil<T>(
  * but what it queued before failing is still scored). Returns its final status.
  */
 export function waitForUploadEnd(
-  stack: PipelineStack,
+  stack: PipelineEndpoints,
   uploadId: string,
   timeoutMs = 60_000,
 ): Promise<UploadStatus> {
@@ -194,7 +202,7 @@ export function waitForUploadEnd(
  * body is read). Each test has its own stack, so there is one such upload at a time.
  */
 export function waitForUploadInProgress(
-  stack: PipelineStack,
+  stack: PipelineEndpoints,
   predicate: (status: UploadStatus) => boolean,
   what: string,
   timeoutMs = 60_000,

@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 /**
  * `floodwatch` — train, score, evaluate and generate CICFlowMeter flow data from the shell.
  */

@@ -7,3 +7,4 @@ export * from "./service-config.ts";
 export * from "./redis-script.ts";
 export * from "./deadline.ts";
 export * from "./incident-store.ts";
+export * from "./request-logs.ts";

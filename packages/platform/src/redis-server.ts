@@ -73,12 +73,15 @@ async function waitForPing(url: string, child: ChildProcess, deadlineMs: number)
   }
 }
 
-/** Starts a private `redis-server` and waits until it answers `PING`. */
-export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
-  const port = options.port ?? (await freePort());
-  const url = `redis://127.0.0.1:${port}`;
-  if (options.dir) await mkdir(options.dir, { recursive: true });
-  const args = [
+/**
+ * The command line of a private `redis-server`: loopback only, no RDB snapshots, and with
+ * `appendOnly` an append-only file synced every second (a kill loses at most that second).
+ */
+export function redisServerArgs(
+  port: number,
+  options: Pick<RedisServerOptions, "dir" | "appendOnly"> = {},
+): string[] {
+  return [
     "--port",
     String(port),
     "--bind",
@@ -92,6 +95,14 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     ...(options.appendOnly ? ["--appendfsync", "everysec"] : []),
     ...(options.dir ? ["--dir", options.dir] : []),
   ];
+}
+
+/** Starts a private `redis-server` and waits until it answers `PING`. */
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort());
+  const url = `redis://127.0.0.1:${port}`;
+  if (options.dir) await mkdir(options.dir, { recursive: true });
+  const args = redisServerArgs(port, options);
   let child: ChildProcess | undefined;
   const launch = async () => {
     const started = spawn(options.executable ?? "redis-server", args, {

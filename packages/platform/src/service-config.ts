@@ -82,4 +82,6 @@ export const commonConfigShape = {
     .default("floodwatch"),
   /** pino log level. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** `auto`: readable lines on a terminal, JSON otherwise (see `createLogger`). */
+  LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
 };

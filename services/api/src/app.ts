@@ -7,7 +7,12 @@ import type { Duplex } from "node:stream";
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import { redisKeys, type ErrorBody } from "@floodwatch/core";
-import { checkWebSocketAuth, registerPerimeter, withDeadline } from "@floodwatch/platform";
+import {
+  DebugRequestLogs,
+  checkWebSocketAuth,
+  registerPerimeter,
+  withDeadline,
+} from "@floodwatch/platform";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -86,6 +91,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
+    logController: new DebugRequestLogs(),
     // Time to receive a whole request (training uploads included); WebSocket upgrades are not
     // requests once upgraded.
     requestTimeout: config.API_REQUEST_TIMEOUT_MS,

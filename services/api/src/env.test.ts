@@ -8,6 +8,7 @@ describe("loadApiConfig", () => {
       REDIS_URL: "redis://127.0.0.1:6379",
       FLOODWATCH_KEY_PREFIX: "floodwatch",
       LOG_LEVEL: "info",
+      LOG_FORMAT: "auto",
       API_PORT: 8080,
       API_HOST: "0.0.0.0",
       DASHBOARD_ORIGIN: ["http://localhost:3000"],

@@ -51,6 +51,9 @@ export const apiConfigSchema = z.object({
     "Prefix of every Redis key, so several deployments can share one Redis",
   ),
   LOG_LEVEL: commonConfigShape.LOG_LEVEL.describe("pino log level"),
+  LOG_FORMAT: commonConfigShape.LOG_FORMAT.describe(
+    "`json` (one JSON object per line), `pretty` (one readable line per event) or `auto`: pretty when stdout is a terminal, else JSON",
+  ),
   API_PORT: portVariable(8080).describe("TCP port the API (HTTP and WebSocket) listens on"),
   API_HOST: z.string().min(1).default("0.0.0.0").describe("Interface the API listens on"),
   DASHBOARD_ORIGIN: originListVariable("http://localhost:3000").describe(

@@ -27,7 +27,7 @@ try {
   process.exit(1);
 }
 
-const logger = createLogger("api", config.LOG_LEVEL);
+const logger = createLogger("api", config.LOG_LEVEL, config.LOG_FORMAT);
 warnIfOpen(logger, config, "the API");
 const redis = connectRedis(config.REDIS_URL, "api");
 redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));

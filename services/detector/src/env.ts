@@ -18,6 +18,9 @@ export const detectorConfigSchema = z.object({
     "Prefix of every Redis key, so several deployments can share one Redis",
   ),
   LOG_LEVEL: commonConfigShape.LOG_LEVEL.describe("pino log level"),
+  LOG_FORMAT: commonConfigShape.LOG_FORMAT.describe(
+    "`json` (one JSON object per line), `pretty` (one readable line per event) or `auto`: pretty when stdout is a terminal, else JSON",
+  ),
   DETECTOR_NAME: z
     .string()
     .min(1)

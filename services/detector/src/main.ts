@@ -21,7 +21,7 @@ try {
   process.exit(2);
 }
 
-const logger = createLogger("detector", config.LOG_LEVEL);
+const logger = createLogger("detector", config.LOG_LEVEL, config.LOG_FORMAT);
 const keys = redisKeys(config.FLOODWATCH_KEY_PREFIX);
 const name = config.DETECTOR_NAME;
 const connections = {

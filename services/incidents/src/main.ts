@@ -22,7 +22,7 @@ try {
   process.exit(2);
 }
 
-const logger = createLogger("incidents", config.LOG_LEVEL);
+const logger = createLogger("incidents", config.LOG_LEVEL, config.LOG_FORMAT);
 const keys = redisKeys(config.FLOODWATCH_KEY_PREFIX);
 const name = config.INCIDENTS_NAME;
 const connections = {

@@ -20,7 +20,7 @@
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import { redisKeys } from "@floodwatch/core";
-import { registerPerimeter, type Logger } from "@floodwatch/platform";
+import { DebugRequestLogs, registerPerimeter, type Logger } from "@floodwatch/platform";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import Fastify, {
   type FastifyBaseLogger,
@@ -72,6 +72,7 @@ export function buildIngestApp(deps: IngestAppDeps): FastifyInstance {
   // Typed with Fastify's base logger so the instance has the plain `FastifyInstance` type.
   const app = Fastify<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger>({
     loggerInstance: logger,
+    logController: new DebugRequestLogs(),
     // An upload may rightly take long (gigabytes, or paused by backpressure), so there is no cap
     // on a whole request; a connection that sends nothing for the idle timeout is dropped, and
     // its upload fails with what was accepted so far still scored.

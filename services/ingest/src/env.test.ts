@@ -8,6 +8,7 @@ describe("ingest configuration", () => {
       REDIS_URL: "redis://127.0.0.1:6379",
       FLOODWATCH_KEY_PREFIX: "floodwatch",
       LOG_LEVEL: "info",
+      LOG_FORMAT: "auto",
       INGEST_PORT: 8081,
       INGEST_HOST: "0.0.0.0",
       DASHBOARD_ORIGIN: ["http://localhost:3000"],

@@ -37,6 +37,9 @@ export const ingestConfigSchema = z.object({
     "prefix of every Redis key, so several deployments can share one Redis",
   ),
   LOG_LEVEL: commonConfigShape.LOG_LEVEL.describe("pino log level"),
+  LOG_FORMAT: commonConfigShape.LOG_FORMAT.describe(
+    "`json` (one JSON object per line), `pretty` (one readable line per event) or `auto`: pretty when stdout is a terminal, else JSON",
+  ),
   INGEST_PORT: portVariable(8081).describe("TCP port the ingest HTTP server listens on"),
   INGEST_HOST: z
     .string()

@@ -36,7 +36,7 @@ function readConfig(): IngestConfig {
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const logger = createLogger("ingest", config.LOG_LEVEL);
+  const logger = createLogger("ingest", config.LOG_LEVEL, config.LOG_FORMAT);
   warnIfOpen(logger, config, "ingest");
   const keys = redisKeys(config.FLOODWATCH_KEY_PREFIX);
   const redis = connectRedis(config.REDIS_URL, "ingest");

@@ -2,7 +2,7 @@
  * The trainer's HTTP face: `/health` and `/metrics` only. Jobs arrive through the queue, never
  * over HTTP. Built from injected dependencies, no side effects.
  */
-import type { Logger } from "@floodwatch/platform";
+import { DebugRequestLogs, type Logger } from "@floodwatch/platform";
 import Fastify from "fastify";
 import type { Redis } from "ioredis";
 import type { TrainerMetrics } from "./metrics.ts";
@@ -39,7 +39,7 @@ async function pingWithin(redis: Redis, timeoutMs: number): Promise<boolean> {
 
 /** Builds the trainer's health and metrics server (not listening yet). */
 export function buildTrainerApp(deps: TrainerAppDeps) {
-  const app = Fastify({ loggerInstance: deps.logger });
+  const app = Fastify({ loggerInstance: deps.logger, logController: new DebugRequestLogs() });
   // Probes and scrapes arrive every few seconds: logging each would drown the job logs.
   const quiet = { logLevel: "warn" } as const;
 

@@ -27,7 +27,7 @@ function configOrExit() {
 
 const config = configOrExit();
 
-const logger = createLogger("trainer", config.LOG_LEVEL);
+const logger = createLogger("trainer", config.LOG_LEVEL, config.LOG_FORMAT);
 const keys = redisKeys(config.FLOODWATCH_KEY_PREFIX);
 const redis = connectRedis(config.REDIS_URL, "trainer");
 const connection = connectRedis(config.REDIS_URL, "trainer-queue");
