@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CaptureMeter, type CaptureMeterOptions } from "./capture-meter.ts";
 import {
+  cloneFlowRecord,
   FEATURE_NAMES,
   flowCsvLine,
   flowId,
@@ -30,7 +31,7 @@ function feature(flow: FlowRecord, name: string): number {
 
 function meter(capture: Uint8Array, options: CaptureMeterOptions = {}) {
   const flows: FlowRecord[] = [];
-  const m = new CaptureMeter(options, (f) => flows.push(f));
+  const m = new CaptureMeter(options, (f) => flows.push(cloneFlowRecord(f)));
   // Feed in small uneven chunks: records cut across chunk boundaries must still read whole.
   for (let at = 0; at < capture.length; at += 37) m.push(capture.subarray(at, at + 37));
   m.end();

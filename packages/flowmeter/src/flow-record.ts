@@ -39,6 +39,11 @@ export interface FlowRecord {
   endReason: FlowEndReason;
 }
 
+/** A copy of a record that outlives the meter's callback. */
+export function cloneFlowRecord(r: FlowRecord): FlowRecord {
+  return { ...r, src: r.src.slice(), dst: r.dst.slice(), features: r.features.slice() };
+}
+
 /** The CSV header line (no line end); `Label` only when rows carry one. */
 export function flowCsvHeader(withLabel: boolean): string {
   return (withLabel ? ORIGINAL_COLUMNS : ORIGINAL_COLUMNS.slice(0, -1)).join(",");

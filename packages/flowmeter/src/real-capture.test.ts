@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseModel, scoreFlowCsv } from "@floodwatch/core";
 import { CaptureMeter, captureToFlowCsv } from "./capture-meter.ts";
-import { FEATURE_NAMES, formatAddress, type FlowRecord } from "./flow-record.ts";
+import { cloneFlowRecord, FEATURE_NAMES, formatAddress, type FlowRecord } from "./flow-record.ts";
 import {
   captureUnavailable,
   commandExists,
@@ -36,7 +36,7 @@ afterAll(() =>
 
 function meterFile(file: string): FlowRecord[] {
   const flows: FlowRecord[] = [];
-  const meter = new CaptureMeter({}, (f) => flows.push(f));
+  const meter = new CaptureMeter({}, (f) => flows.push(cloneFlowRecord(f)));
   meter.push(readFileSync(file));
   meter.end();
   return flows;
