@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { FlowCsvError, ModelFileError, TrainingError } from "@floodwatch/core";
 import { DataError, UsageError } from "./cli-error.ts";
 import { evalCommand } from "./commands/eval.ts";
+import { flowsCommand } from "./commands/flows.ts";
 import { generateCommand } from "./commands/generate.ts";
 import { modelCommand } from "./commands/model.ts";
 import { scoreCommand } from "./commands/score.ts";
@@ -18,6 +19,7 @@ const COMMANDS: readonly CommandSpec[] = [
   evalCommand,
   generateCommand,
   modelCommand,
+  flowsCommand,
 ];
 
 function usage(): string {
