@@ -96,6 +96,54 @@ export interface FlowCsvOptions extends CaptureMeterOptions {
 const CSV_CHUNK_BYTES = 64 * 1024;
 
 /**
+ * Capture bytes in, CSV text out, synchronously: for callers that get the capture in messages
+ * (ingest's parse workers) rather than as an async stream. `push` returns the text of the flows
+ * that ended (the header line with the first call); `end` the rest.
+ */
+export class FlowCsvTranscoder {
+  readonly capture: CaptureMeter;
+  private text: string;
+
+  constructor(private readonly options: Omit<FlowCsvOptions, "onStats"> = {}) {
+    this.text = flowCsvHeader(options.label !== undefined) + "\n";
+    this.capture = new CaptureMeter(options, (flow) => {
+      this.text += flowCsvLine(flow, this.options.label) + "\n";
+    });
+  }
+
+  push(chunk: Uint8Array): string {
+    this.capture.push(chunk);
+    return this.take();
+  }
+
+  /**
+   * Ends the capture. On a {@link CaptureFormatError} the flows of every packet before the
+   * fault are still returned, in `error` beside them, for the caller to report.
+   */
+  end(): { text: string; error: unknown } {
+    try {
+      this.capture.end();
+      return { text: this.take(), error: null };
+    } catch (error) {
+      this.capture.flush();
+      return { text: this.take(), error };
+    }
+  }
+
+  /** After a failed `push`: the flows still open, ended. */
+  abort(): string {
+    this.capture.flush();
+    return this.take();
+  }
+
+  private take(): string {
+    const text = this.text;
+    this.text = "";
+    return text;
+  }
+}
+
+/**
  * A capture's flows as CSV text chunks in the CICFlowMeter layout: the header line first, then
  * one line per flow in the order the flows end. If the capture is broken part way, the flows
  * of every packet before the fault are still written, then the {@link CaptureFormatError} is
@@ -106,25 +154,25 @@ export async function* captureToFlowCsv(
   options: FlowCsvOptions = {},
 ): AsyncGenerator<Uint8Array> {
   const encoder = new TextEncoder();
-  let text = flowCsvHeader(options.label !== undefined) + "\n";
-  const capture = new CaptureMeter(options, (flow) => {
-    text += flowCsvLine(flow, options.label) + "\n";
-  });
+  const transcoder = new FlowCsvTranscoder(options);
+  let text = "";
   let failure: unknown = null;
   try {
     for await (const chunk of chunks) {
-      capture.push(chunk);
+      text += transcoder.push(chunk);
       if (text.length >= CSV_CHUNK_BYTES) {
         yield encoder.encode(text);
         text = "";
       }
     }
-    capture.end();
+    const end = transcoder.end();
+    text += end.text;
+    failure = end.error;
   } catch (error) {
     failure = error;
-    capture.flush();
+    text += transcoder.abort();
   }
-  options.onStats?.(capture.stats);
+  options.onStats?.(transcoder.capture.stats);
   if (text.length > 0) yield encoder.encode(text);
   if (failure !== null) throw failure;
 }
