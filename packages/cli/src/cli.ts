@@ -10,6 +10,7 @@ import { flowsCommand } from "./commands/flows.ts";
 import { generateCommand } from "./commands/generate.ts";
 import { modelCommand } from "./commands/model.ts";
 import { scoreCommand } from "./commands/score.ts";
+import { sensorCommand } from "./commands/sensor.ts";
 import { trainCommand } from "./commands/train.ts";
 import type { CommandSpec } from "./options.ts";
 
@@ -20,6 +21,7 @@ const COMMANDS: readonly CommandSpec[] = [
   generateCommand,
   modelCommand,
   flowsCommand,
+  sensorCommand,
 ];
 
 function usage(): string {
