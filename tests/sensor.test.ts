@@ -89,10 +89,7 @@ describe("floodwatch sensor", { timeout: 120_000 }, () => {
     stack = live;
     onTestFailed(() => console.error(live.diagnostics()));
     const bytes = capture();
-    async function* once() {
-      yield bytes;
-    }
-    const reference = await scoreReference(captureToFlowCsv(once()), loadDefaultModel());
+    const reference = await scoreReference(captureToFlowCsv([bytes]), loadDefaultModel());
     expect(reference.rowsAccepted).toBe(2300);
 
     const sensor = spawn(

@@ -92,6 +92,9 @@ export interface FlowCsvOptions extends CaptureMeterOptions {
   onStats?: (stats: CaptureMeter["stats"]) => void;
 }
 
+const asError = (error: unknown): Error =>
+  error instanceof Error ? error : new Error(String(error));
+
 /** Output is batched into chunks of about this many bytes. */
 const CSV_CHUNK_BYTES = 64 * 1024;
 
@@ -120,13 +123,13 @@ export class FlowCsvTranscoder {
    * Ends the capture. On a {@link CaptureFormatError} the flows of every packet before the
    * fault are still returned, in `error` beside them, for the caller to report.
    */
-  end(): { text: string; error: unknown } {
+  end(): { text: string; error: Error | null } {
     try {
       this.capture.end();
       return { text: this.take(), error: null };
     } catch (error) {
       this.capture.flush();
-      return { text: this.take(), error };
+      return { text: this.take(), error: asError(error) };
     }
   }
 
@@ -150,13 +153,13 @@ export class FlowCsvTranscoder {
  * thrown.
  */
 export async function* captureToFlowCsv(
-  chunks: AsyncIterable<Uint8Array>,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: FlowCsvOptions = {},
 ): AsyncGenerator<Uint8Array> {
   const encoder = new TextEncoder();
   const transcoder = new FlowCsvTranscoder(options);
   let text = "";
-  let failure: unknown = null;
+  let failure: Error | null = null;
   try {
     for await (const chunk of chunks) {
       text += transcoder.push(chunk);
@@ -169,7 +172,7 @@ export async function* captureToFlowCsv(
     text += end.text;
     failure = end.error;
   } catch (error) {
-    failure = error;
+    failure = asError(error);
     text += transcoder.abort();
   }
   options.onStats?.(transcoder.capture.stats);

@@ -104,15 +104,10 @@ describe("pcapng", () => {
   });
 });
 
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes;
-}
-
 async function csvOf(bytes: Uint8Array): Promise<{ lines: string[]; error: unknown }> {
   let text = "";
   try {
-    for await (const chunk of captureToFlowCsv(once(bytes)))
-      text += new TextDecoder().decode(chunk);
+    for await (const chunk of captureToFlowCsv([bytes])) text += new TextDecoder().decode(chunk);
     return { lines: text.trim().split("\n"), error: null };
   } catch (error) {
     return { lines: text.trim().split("\n"), error };

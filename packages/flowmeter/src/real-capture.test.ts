@@ -165,10 +165,7 @@ describe("tcpdump on lo, compared with tshark", () => {
         "utf8",
       ),
     );
-    async function* bytes() {
-      yield readFileSync(file);
-    }
-    const summary = await scoreFlowCsv(captureToFlowCsv(bytes()), model, () => {});
+    const summary = await scoreFlowCsv(captureToFlowCsv([readFileSync(file)]), model, () => {});
     expect(summary.stats.rowsAccepted).toBe(flows.length);
     expect(summary.windowsScored).toBeGreaterThan(0);
     expect(summary.anomalies).toBeGreaterThan(0);

@@ -16,6 +16,9 @@ import { METER_OPTIONS, meterOptions } from "./flows.ts";
  */
 const TICK_MS = 1000;
 
+const asError = (error: unknown): Error =>
+  error instanceof Error ? error : new Error(String(error));
+
 export const sensorCommand: CommandSpec = {
   name: "sensor",
   usage:
@@ -125,7 +128,7 @@ export const sensorCommand: CommandSpec = {
       process.off("SIGTERM", stop);
     }
     if (failure instanceof CaptureFormatError) throw new DataError(`capture: ${failure.message}`);
-    if (failure !== null) throw failure;
+    if (failure !== null) throw asError(failure);
     process.stdout.write(
       JSON.stringify({
         uploads: upload.stats.uploadIds,

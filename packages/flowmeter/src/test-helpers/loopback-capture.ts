@@ -58,7 +58,7 @@ export class LoopbackCapture {
     await new Promise<void>((resolve, reject) => {
       let text = "";
       const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${text}`)), 10_000);
-      child.stderr!.on("data", (d: Buffer) => {
+      child.stderr.on("data", (d: Buffer) => {
         text += d.toString();
         if (text.includes("listening on")) {
           clearTimeout(timer);
