@@ -121,14 +121,20 @@ describe("tcpdump on lo, compared with tshark", () => {
     );
     for (let i = 0; i < 20; i++) client.send(Buffer.alloc(10 + i), udpPort, "127.0.0.1");
     await allEchoed;
-    await capture.stop();
+    const dropped = await capture.stop();
     client.close();
     echo.close();
     await new Promise((r) => server.close(r));
 
     const flows = meterFile(file);
-    expect(flows.filter((f) => f.protocol === 6)).toHaveLength(30);
-    expect(flows.filter((f) => f.protocol === 6).every((f) => f.endReason === "fin")).toBe(true);
+    if (dropped === 0) {
+      expect(flows.filter((f) => f.protocol === 6).map((f) => f.endReason)).toEqual(
+        Array(30).fill("fin"),
+      );
+    } else {
+      // Still compared with tshark below: both read the same file, holes included.
+      console.warn(`tcpdump dropped ${dropped} packets: connection count not checked`);
+    }
     await expectTsharkAgrees(file, flows, "tcp");
     await expectTsharkAgrees(file, flows, "udp");
   });
