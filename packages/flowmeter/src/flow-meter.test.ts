@@ -208,6 +208,23 @@ describe("RST and single packets", () => {
     expect(feature(lone, "Flow IAT Mean")).toBe(0);
   });
 
+  it("ends a flow whose first packet is a RST at once (corrected), keeps it open (compat)", () => {
+    const backscatter = [
+      tcp(0, server, { flags: TCP_RST | TCP_ACK }),
+      tcp(10, client, { flags: TCP_SYN }),
+    ];
+    const corrected = meter(writePcap(backscatter)).flows;
+    expect(corrected.map((f) => [f.srcPort, f.endReason, feature(f, "Total Fwd Packets")])).toEqual(
+      [
+        [80, "rst", 1],
+        [40000, "end", 1],
+      ],
+    );
+    const compat = meter(writePcap(backscatter), { cicCompat: true }).flows;
+    // The SYN joins the RST's flow as its backward packet.
+    expect(compat.map((f) => [f.srcPort, feature(f, "Total Backward Packets")])).toEqual([[80, 1]]);
+  });
+
   it("drops the lone SYN with cicCompat", () => {
     const { flows, stats } = meter(writePcap(frames), { cicCompat: true });
     expect(flows).toHaveLength(1);

@@ -497,6 +497,13 @@ export class FlowMeter {
     if (p.tcpFlags & TCP_URG) s[row + FWD_URG] = 1;
     // The original starts counting data packets at the second packet.
     if (!this.compat && payload >= 1) s[row + ACT_DATA] = 1;
+    if (!this.compat) {
+      // The original looks at FIN and RST only from a flow's second packet on: a capture that
+      // starts mid-teardown, or a lone RST (backscatter of a spoofed flood), would wait out the
+      // flow timeout. Here the first packet's flags count like any other's.
+      if (p.tcpFlags & TCP_RST) this.end(slot, "rst");
+      else if (p.tcpFlags & TCP_FIN) s[row + FWD_FIN] = 1;
+    }
   }
 
   /** Removes a flow and hands its record on (or drops it, in compat mode, if it is one packet). */
