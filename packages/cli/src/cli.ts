@@ -8,6 +8,7 @@ import { DataError, UsageError } from "./cli-error.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { flowsCommand } from "./commands/flows.ts";
 import { generateCommand } from "./commands/generate.ts";
+import { incidentsCommand } from "./commands/incidents.ts";
 import { modelCommand } from "./commands/model.ts";
 import { scoreCommand } from "./commands/score.ts";
 import { sensorCommand } from "./commands/sensor.ts";
@@ -20,6 +21,7 @@ const COMMANDS: readonly CommandSpec[] = [
   evalCommand,
   generateCommand,
   modelCommand,
+  incidentsCommand,
   flowsCommand,
   sensorCommand,
 ];
