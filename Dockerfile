@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1.7
 #
-# One Dockerfile for every floodwatch process. Two final targets:
+# One Dockerfile for every floodwatch process. Three final targets:
 #
 #   service    ingest, detector, api, trainer or incidents: docker build --target service --build-arg SERVICE=api .
 #   dashboard  the Next.js dashboard:           docker build --target dashboard .
+#   sensor     floodwatch sensor with tcpdump:  docker build --target sensor .
 #
 # docker-compose.yml builds each service with the right target and SERVICE.
 #
@@ -51,6 +52,14 @@ RUN test -x /out/node_modules/.bin/tsx \
     || { echo "@floodwatch/${SERVICE} must list tsx in its dependencies" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------------------------
+# The sensor: the CLI's production dependencies (`floodwatch sensor`).
+FROM workspace AS sensor-build
+RUN --mount=type=cache,id=floodwatch-pnpm-store,target=/pnpm/store \
+    pnpm --filter @floodwatch/cli --prod deploy --legacy /out
+RUN test -x /out/node_modules/.bin/tsx \
+    || { echo "@floodwatch/cli must list tsx in its dependencies" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
 # The dashboard: a production `next build`, then its production dependencies and the build.
 FROM workspace AS dashboard-build
 RUN pnpm --filter @floodwatch/dashboard build
@@ -88,6 +97,20 @@ COPY --from=service-build /out /app
 USER node
 # Node itself is PID 1, so SIGTERM reaches the service's one shutdown path.
 CMD ["node", "--import", "tsx", "src/main.ts"]
+
+# ---------------------------------------------------------------------------------------------
+# `docker compose --profile sensor up`: live capture with Debian's tcpdump, metered and streamed
+# to ingest. Runs as root so tcpdump can open the interface with the NET_RAW capability compose
+# grants; tcpdump then drops to its own user.
+FROM runtime AS sensor
+ENV FLOODWATCH_SERVICE=sensor
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tcpdump \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=sensor-build /out /app
+# No HTTP port to probe: compose checks that the process is alive.
+HEALTHCHECK NONE
+ENTRYPOINT ["node", "--import", "tsx", "src/main.ts", "sensor"]
 
 # ---------------------------------------------------------------------------------------------
 FROM runtime AS dashboard

@@ -65,9 +65,10 @@ const computedDefaults = new Set(
 
 describe("docker-compose.yml services", () => {
   it("has redis and every floodwatch service, each with a build or an image", () => {
-    expect(Object.keys(compose.services).sort()).toEqual(
-      ["redis", ...SERVICES.map((s) => s.name)].sort(),
+    const alwaysOn = Object.keys(compose.services).filter(
+      (name) => compose.services[name]!.profiles === undefined,
     );
+    expect(alwaysOn.sort()).toEqual(["redis", ...SERVICES.map((s) => s.name)].sort());
     for (const [name, definition] of Object.entries(compose.services)) {
       expect(
         definition.build !== undefined || definition.image !== undefined,
@@ -153,6 +154,27 @@ describe("docker-compose.yml services", () => {
         expect(dockerfile).toMatch(new RegExp(`^\\s+[a-z|]*\\b${name}\\b[a-z|]*\\) ;;`, "m"));
       }
     }
+  });
+});
+
+describe("the opt-in sensor service", () => {
+  it("runs floodwatch sensor on the host network with NET_RAW, only under its profile", () => {
+    const sensor = service("sensor");
+    expect(sensor.profiles).toEqual(["sensor"]);
+    expect(sensor.network_mode).toBe("host");
+    expect(sensor.cap_add).toContain("NET_RAW");
+    expect(sensor.ports).toBeUndefined();
+    const build = sensor.build as { target?: string };
+    const dockerfile = readFileSync(repoPath("Dockerfile"), "utf8");
+    expect(dockerfile).toMatch(new RegExp(`^FROM\\s+\\S+\\s+AS\\s+${build.target}$`, "m"));
+    expect(dockerfile).toContain('ENTRYPOINT ["node", "--import", "tsx", "src/main.ts", "sensor"]');
+    const command = (sensor.command as string[]).map((part) => interpolate(part, {}));
+    expect(command.slice(0, 4)).toEqual([
+      "--ingest",
+      "http://127.0.0.1:8081",
+      "--interface",
+      "eth0",
+    ]);
   });
 });
 

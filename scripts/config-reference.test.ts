@@ -70,6 +70,8 @@ describe("describeVariables", () => {
       "REDIS_URL",
       "UNDESCRIBED",
       "FLOODWATCH_PUBLISH_ADDRESS",
+      "SENSOR_INTERFACE",
+      "SENSOR_BPF",
     ]);
   });
 

@@ -69,6 +69,9 @@ export const COMPOSE_VARIABLES: Readonly<Record<string, string>> = {
   FLOODWATCH_PUBLISH_ADDRESS:
     "Host address the dashboard, API and ingest ports are published on; 0.0.0.0 opens them to " +
     "the network (set FLOODWATCH_API_TOKEN first)",
+  SENSOR_INTERFACE:
+    "Host interface the opt-in sensor service (compose profile `sensor`) captures on with tcpdump",
+  SENSOR_BPF: "tcpdump filter of the sensor service: which packets are metered into flows",
 };
 
 /** One row of the reference. */
@@ -285,6 +288,10 @@ export interface ComposeService {
   depends_on?: string[] | Record<string, { condition?: string }>;
   volumes?: unknown[];
   command?: string | string[];
+  /** Opt-in services (started only with `--profile`). */
+  profiles?: string[];
+  network_mode?: string;
+  cap_add?: string[];
 }
 
 /** Path of a file at the repository root. */

@@ -2,7 +2,7 @@
 /**
  * The `floodwatch` command (`pnpm exec floodwatch`, or `pnpm floodwatch` at the root): runs the
  * bundle dist/floodwatch.mjs, first building it when it is missing or older than a source file of
- * the CLI or of @floodwatch/core, so an edit never runs stale code. The check is a few dozen
+ * the CLI or of the workspace packages it bundles (core, flowmeter), so an edit never runs stale code. The check is a few dozen
  * `stat` calls (milliseconds); the build, when needed, takes well under a second.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -10,10 +10,12 @@ import { URL, fileURLToPath, pathToFileURL } from "node:url";
 
 const PACKAGE = new URL("../", import.meta.url);
 const BUNDLE = fileURLToPath(new URL("dist/floodwatch.mjs", PACKAGE));
-/** What the bundle is built from (core is bundled in). */
-const SOURCES = [new URL("src/", PACKAGE), new URL("../core/src/", PACKAGE)].map((u) =>
-  fileURLToPath(u),
-);
+/** What the bundle is built from (the workspace packages are bundled in). */
+const SOURCES = [
+  new URL("src/", PACKAGE),
+  new URL("../core/src/", PACKAGE),
+  new URL("../flowmeter/src/", PACKAGE),
+].map((u) => fileURLToPath(u));
 
 function newestMtime(dir) {
   let newest = 0;

@@ -6,10 +6,12 @@ import { parseArgs } from "node:util";
 import { FlowCsvError, ModelFileError, TrainingError } from "@floodwatch/core";
 import { DataError, UsageError } from "./cli-error.ts";
 import { evalCommand } from "./commands/eval.ts";
+import { flowsCommand } from "./commands/flows.ts";
 import { generateCommand } from "./commands/generate.ts";
 import { incidentsCommand } from "./commands/incidents.ts";
 import { modelCommand } from "./commands/model.ts";
 import { scoreCommand } from "./commands/score.ts";
+import { sensorCommand } from "./commands/sensor.ts";
 import { trainCommand } from "./commands/train.ts";
 import type { CommandSpec } from "./options.ts";
 
@@ -20,6 +22,8 @@ const COMMANDS: readonly CommandSpec[] = [
   generateCommand,
   modelCommand,
   incidentsCommand,
+  flowsCommand,
+  sensorCommand,
 ];
 
 function usage(): string {

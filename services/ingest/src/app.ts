@@ -4,7 +4,8 @@
  *
  * - `POST /api/uploads` — the CSV as the raw body (`text/csv`, `application/csv`, `text/plain`,
  *   `application/octet-stream`) or as the `file` field of `multipart/form-data` (an optional
- *   `name` field before it, or `?name=`). Read as a stream with the active model's features,
+ *   `name` field before it, or `?name=`); a pcap/pcapng capture instead (any of those types or
+ *   `application/vnd.tcpdump.pcap`, told apart by its magic number) is metered into flows. Read as a stream with the active model's features,
  *   cut into entries of whole windows of its geometry, each XADDed in one MULTI with the upload's
  *   counters. Answers `201` with `uploadAcceptedSchema`; bad input gets `400` (empty, binary,
  *   header only, a record too long), `413` (over `INGEST_MAX_UPLOAD_BYTES`), `415` (another

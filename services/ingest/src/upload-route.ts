@@ -23,12 +23,17 @@ import {
 import { newUploadId } from "./upload-id.ts";
 import { ingestUpload } from "./upload-pipeline.ts";
 
-/** Media types taken as a raw CSV body (browsers and curl label CSV files all of these ways). */
+/**
+ * Media types taken as a raw body (browsers and curl label CSV files all of these ways). A pcap
+ * or pcapng capture is recognised by its magic number under any of them and metered into flows.
+ */
 export const CSV_MEDIA_TYPES: readonly string[] = [
   "text/csv",
   "application/csv",
   "text/plain",
   "application/octet-stream",
+  "application/vnd.tcpdump.pcap",
+  "application/x-pcapng",
 ];
 
 const MULTIPART_MEDIA_TYPE = "multipart/form-data";

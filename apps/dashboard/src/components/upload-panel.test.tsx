@@ -65,10 +65,11 @@ describe("UploadPanel", () => {
         onSelectUpload={() => undefined}
       />,
     );
-    const input = screen.getByLabelText(/Drop flow CSV files here/);
+    const input = screen.getByLabelText(/Drop flow CSV or capture files here/);
     expect(input.getAttribute("type")).toBe("file");
     expect(input.hasAttribute("multiple")).toBe(true);
     expect(input.getAttribute("accept")).toContain(".csv");
+    expect(input.getAttribute("accept")).toContain(".pcapng");
   });
 
   it("shows bytes sent, then the server's answer, then live scoring progress", async () => {

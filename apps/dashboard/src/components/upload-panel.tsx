@@ -74,14 +74,15 @@ export function UploadPanel({ api, uploads, selectedUploadId, onSelectUpload }: 
           dragging ? "border-sky-400 bg-sky-950/60" : "border-slate-600 hover:border-slate-400"
         }`}
       >
-        <span className="font-semibold">Drop flow CSV files here, or choose files</span>
+        <span className="font-semibold">Drop flow CSV or capture files here, or choose files</span>
         <span id={hintId} className="text-xs text-slate-300">
-          CICFlowMeter CSV; several files upload in parallel
+          CICFlowMeter CSV, or a pcap/pcapng capture (metered into flows on upload); several files
+          upload in parallel
         </span>
         <input
           id={inputId}
           type="file"
-          accept=".csv,text/csv"
+          accept=".csv,text/csv,.pcap,.pcapng,.cap,application/vnd.tcpdump.pcap"
           multiple
           aria-describedby={hintId}
           data-testid="upload-input"

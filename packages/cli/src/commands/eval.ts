@@ -7,8 +7,15 @@ import { reportSummary } from "./score.ts";
 
 export const evalCommand: CommandSpec = {
   name: "eval",
-  usage: "eval --model MODEL [--label-rule any|majority] FILE...",
-  options: { model: { type: "string" }, "label-rule": { type: "string" } },
+  usage:
+    "eval --model MODEL [--label-rule any|majority] [--cic-compat] [--capture-label LABEL] FILE... (flow CSV or pcap/pcapng)",
+  options: {
+    model: { type: "string" },
+    "label-rule": { type: "string" },
+    "cic-compat": { type: "boolean" },
+    // A capture has no labels: this one goes on every flow metered from a capture input.
+    "capture-label": { type: "string" },
+  },
   async run({ values, positionals }) {
     const model = await loadModelFile(stringOption(values, "model", { required: true }));
     const rule = choiceOption(values, "label-rule", LABEL_RULES, "any");
@@ -20,7 +27,11 @@ export const evalCommand: CommandSpec = {
     let valuesReplaced = 0;
     const started = performance.now();
     for (const path of positionals) {
-      const input = openFlowInput(path);
+      const captureLabel = stringOption(values, "capture-label");
+      const input = openFlowInput(path, undefined, {
+        cicCompat: values["cic-compat"] === true,
+        ...(captureLabel !== undefined ? { label: captureLabel } : {}),
+      });
       const summary = await withInputName(input.name, () =>
         scoreFlowCsv(input.chunks, model, ({ windows, scores }) => {
           evaluation.add(scores.decision, scores.anomaly, windows.attackFlows, windows.count);
@@ -28,7 +39,7 @@ export const evalCommand: CommandSpec = {
       );
       if (!summary.labelled) {
         throw new UsageError(
-          `${input.name} has no Label column: eval needs labelled flows (use score)`,
+          `${input.name} has no Label column: eval needs labelled flows (use score, or --capture-label for a capture)`,
         );
       }
       reportSummary(input.name, summary);

@@ -8,8 +8,13 @@ const FORMATS = ["ndjson", "csv"] as const;
 
 export const scoreCommand: CommandSpec = {
   name: "score",
-  usage: "score --model MODEL [--format ndjson|csv] FILE...",
-  options: { model: { type: "string" }, format: { type: "string" } },
+  usage:
+    "score --model MODEL [--format ndjson|csv] [--cic-compat] FILE... (flow CSV or pcap/pcapng)",
+  options: {
+    model: { type: "string" },
+    format: { type: "string" },
+    "cic-compat": { type: "boolean" },
+  },
   async run({ values, positionals }) {
     const model = await loadModelFile(stringOption(values, "model", { required: true }));
     const format = choiceOption(values, "format", FORMATS, "ndjson");
@@ -19,7 +24,7 @@ export const scoreCommand: CommandSpec = {
     let headerWritten = false;
 
     for (const path of positionals) {
-      const input = openFlowInput(path);
+      const input = openFlowInput(path, undefined, { cicCompat: values["cic-compat"] === true });
       let labelled = false;
       const write = async ({ windows, scores }: ScoredWindowBatch) => {
         if (format === "csv" && !headerWritten) {
