@@ -3,12 +3,18 @@
  *
  * Flows are windowed in their original order, never shuffled (the prototype shuffled flows
  * first, so its training windows were random flow sets unlike anything it later served). The
- * windows are split in time order: the first 80% fit the scaler, the forest and the PCA; the
- * last 20% calibrate the alert threshold.
+ * windows are split in time order: the first 80% fit the scaler, the forest, ECOD and the PCA;
+ * the last 20% calibrate the alert threshold.
+ *
+ * Two profiles: `default` (signed log1p before aggregation, the forest fused with ECOD and a range
+ * guard, a training stride that yields enough windows) and `seed`, the prototype's pipeline (raw
+ * values, the forest alone, training stride = serving stride), kept for comparison; its models
+ * are format 1 files. docs/detection.md has the measurements behind each choice.
  */
+import { applyFlowTransform, type FlowTransform } from "./flow-transform.ts";
 import { GrowableMatrix } from "./growable-matrix.ts";
 import { decisionFunction, fitIsolationForest } from "./isolation-forest.ts";
-import { modelVersionOf, type FloodwatchModel } from "./model-file.ts";
+import { modelVersionOf, type FloodwatchModel, type ModelDetection } from "./model-file.ts";
 import { applyNonFiniteRules, learnNonFiniteRules } from "./non-finite-rules.ts";
 import { fitPca } from "./pca.ts";
 import { applyRobustScaler, fitRobustScaler } from "./robust-scaler.ts";
@@ -21,6 +27,14 @@ import {
   type FlowBatch,
   type WindowSpec,
 } from "./window-aggregator.ts";
+import {
+  DEFAULT_GUARD_MARGIN,
+  EcodScorer,
+  detectorScale,
+  fitEcod,
+  fitRangeGuard,
+  fusedZ,
+} from "./window-detectors.ts";
 
 /** Share of training windows (in time order) that fit the model; the rest calibrate. */
 export const FIT_SHARE = 0.8;
@@ -28,14 +42,44 @@ export const FIT_SHARE = 0.8;
 export const MIN_FIT_WINDOWS = 20;
 /** Fewer validation windows than this make a threshold quantile meaningless. */
 export const MIN_VALIDATION_WINDOWS = 5;
+/**
+ * Training windows the default profile aims for when it picks the training stride. At the
+ * serving stride, the 3,109 shared benign flows gave 62 windows and 13 validation windows: a
+ * "1%" threshold that was the lowest of 13 scores, and 14% false alarms on the next day. The
+ * stride is lowered (down to 1) until the windows reach this many.
+ */
+export const TRAIN_WINDOW_BUDGET = 5000;
+/**
+ * Below this many expected false alarms among the validation windows (validation windows times
+ * the quantile), the threshold rests on a handful of windows and training warns.
+ */
+export const MIN_EXPECTED_VALIDATION_ALARMS = 5;
+
+/** Pipelines a training run can build: see the module comment. */
+export const TRAINING_PROFILES = ["default", "seed"] as const;
+/** One of {@link TRAINING_PROFILES}. */
+export type TrainingProfile = (typeof TRAINING_PROFILES)[number];
 
 /** Settings of a training run. */
 export interface TrainingOptions {
   features: readonly string[];
+  /** `default` unless given; the options below override its choices one by one. */
+  profile?: TrainingProfile;
   /** Serving window geometry, recorded in the model. */
   window?: WindowSpec;
-  /** Stride of training windows; defaults to the serving stride. */
+  /**
+   * Stride of training windows. Default profile: the serving stride, lowered until the flows give
+   * {@link TRAIN_WINDOW_BUDGET} windows; seed profile: the serving stride.
+   */
   trainStride?: number;
+  /** Per-value transform before aggregation (default profile: `signed-log1p`; seed: `none`). */
+  transform?: FlowTransform;
+  /** Fuse ECOD with the forest (default profile: true; seed: false). */
+  ecod?: boolean;
+  /** Range guard margin in spans, or null for no guard (default profile: 1; seed: null). */
+  guardMargin?: number | null;
+  /** Called with each warning about the model's reliability (too few windows). */
+  onWarning?: (message: string) => void;
   trees?: number;
   maxSamples?: number;
   /** Threshold quantile of the benign validation scores. */
@@ -122,7 +166,20 @@ export class TrainingFlows {
 export function trainModel(flows: TrainingFlows, options: TrainingOptions): FloodwatchModel {
   const window = options.window ?? DEFAULT_WINDOW_SPEC;
   validateWindowSpec(window);
-  const trainStride = options.trainStride ?? window.stride;
+  const seedProfile = (options.profile ?? "default") === "seed";
+  const transform = options.transform ?? (seedProfile ? "none" : "signed-log1p");
+  const useEcod = options.ecod ?? !seedProfile;
+  const guardMargin =
+    options.guardMargin !== undefined
+      ? options.guardMargin
+      : seedProfile
+        ? null
+        : DEFAULT_GUARD_MARGIN;
+  if (guardMargin !== null && !(guardMargin > 0)) {
+    throw new RangeError(`guard margin must be positive, got ${guardMargin}`);
+  }
+  const trainStride =
+    options.trainStride ?? (seedProfile ? window.stride : budgetStride(flows, window));
   const trainSpec: WindowSpec = { size: window.size, stride: trainStride };
   validateWindowSpec(trainSpec);
   const trees = options.trees ?? 100;
@@ -140,6 +197,7 @@ export function trainModel(flows: TrainingFlows, options: TrainingOptions): Floo
   const values = flows.values;
   const nonFinite = learnNonFiniteRules(values, flows.flows, featureCount);
   const valuesReplaced = applyNonFiniteRules(nonFinite, values, flows.flows, featureCount);
+  applyFlowTransform(transform, values, flows.flows, featureCount);
 
   // Windows of every sequence, in time order, with the flow index each one ends at.
   const windows = new GrowableMatrix(width, 1024);
@@ -195,9 +253,24 @@ export function trainModel(flows: TrainingFlows, options: TrainingOptions): Floo
     );
   }
 
+  const quantileWindows = validationWindows * quantile;
+  if (quantileWindows < MIN_EXPECTED_VALIDATION_ALARMS) {
+    options.onWarning?.(
+      `the threshold rests on ${validationWindows} validation windows: at quantile ${quantile} ` +
+        `that is ${quantileWindows.toFixed(1)} windows below it, fewer than ` +
+        `${MIN_EXPECTED_VALIDATION_ALARMS}; expect more false alarms than the validation rate ` +
+        `says — train on more benign flows or with a smaller --train-stride`,
+    );
+  }
+
   const all = windows.view();
   const fit = all.slice(0, fitWindows * width);
   const validation = all.slice(validationStart * width, totalWindows * width);
+  // ECOD and the guard read windows as scoring sees them, before scaling.
+  const rawValidation = validation.slice();
+  const ecod = useEcod ? fitEcod(fit, fitWindows, width) : null;
+  const guard =
+    guardMargin === null ? null : fitRangeGuard(all, totalWindows, width, guardMargin);
   const scaler = fitRobustScaler(fit, fitWindows, width);
   applyRobustScaler(scaler, fit, fitWindows, width);
   applyRobustScaler(scaler, validation, validationWindows, width);
@@ -211,7 +284,39 @@ export function trainModel(flows: TrainingFlows, options: TrainingOptions): Floo
 
   options.onProgress?.({ stage: "calibration", validationWindows });
   const validationScores = decisionFunction(forest, validation, validationWindows, width);
-  const calibration = calibrateThreshold(validationScores, quantile);
+  let detection: ModelDetection | undefined;
+  let calibration;
+  if (ecod || guard) {
+    // Every detector on one scale (window-detectors.ts), then the threshold on the fused score.
+    const forestScale = detectorScale(validationScores, quantile, true);
+    const ecodScores = new Float64Array(validationWindows);
+    if (ecod) {
+      const scorer = new EcodScorer(ecod, width);
+      for (let w = 0; w < validationWindows; w++) {
+        ecodScores[w] = scorer.score(rawValidation, w * width);
+      }
+    }
+    const ecodScale = ecod ? detectorScale(ecodScores, quantile, false) : { median: 0, spread: 1 };
+    const fusion = {
+      forestMedian: forestScale.median,
+      forestSpread: forestScale.spread,
+      ecodMedian: ecodScale.median,
+      ecodSpread: ecodScale.spread,
+      zThreshold: 0,
+    };
+    const fused = new Float64Array(validationWindows);
+    for (let w = 0; w < validationWindows; w++) {
+      // The guard's range holds every training window, so it is silent on validation.
+      const z = fusedZ(fusion, validationScores[w]!, ecod ? ecodScores[w]! : null, 0, 0);
+      fused[w] = fusion.forestMedian + z * fusion.forestSpread;
+    }
+    calibration = calibrateThreshold(fused, quantile);
+    fusion.zThreshold = (calibration.threshold - fusion.forestMedian) / fusion.forestSpread;
+    detection = { transform, ecod, guard, fusion };
+  } else {
+    calibration = calibrateThreshold(validationScores, quantile);
+    if (transform !== "none") detection = { transform, ecod: null, guard: null, fusion: null };
+  }
 
   options.onProgress?.({ stage: "pca" });
   const pca = fitPca(fit, fitWindows, width);
@@ -244,6 +349,7 @@ export function trainModel(flows: TrainingFlows, options: TrainingOptions): Floo
       maxSamples,
       sources: [...options.sources],
     },
+    ...(detection ? { detection } : {}),
   };
   return { version: modelVersionOf(body), createdAt: options.createdAt, ...body };
 }
@@ -255,4 +361,18 @@ export function trainingWindowCount(
   trainStride: number,
 ): number {
   return windowCount(flows, { size: window.size, stride: trainStride });
+}
+
+/**
+ * The default profile's training stride: the serving stride, lowered (down to 1) until the
+ * sequences give {@link TRAIN_WINDOW_BUDGET} windows.
+ */
+export function budgetStride(flows: TrainingFlows, window: WindowSpec): number {
+  let usable = 0;
+  let start = 0;
+  for (const end of flows.sequenceEnds) {
+    usable += Math.max(0, end - start - window.size);
+    start = end;
+  }
+  return Math.max(1, Math.min(window.stride, Math.floor(usable / TRAIN_WINDOW_BUDGET)));
 }

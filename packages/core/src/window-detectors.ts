@@ -1,0 +1,261 @@
+/**
+ * The detectors that stand beside the Isolation Forest, and how their verdicts are fused.
+ *
+ * The forest splits on one axis at a time, so a window that is extreme in 4 of its 100
+ * statistics changes few of its paths, and a value beyond the training range can never be more
+ * isolated than the most extreme training value. Two per-dimension detectors cover what it
+ * misses:
+ *
+ * - ECOD (Li et al., TKDE 2022): per dimension, the empirical tail probability of the window's
+ *   value among the training windows; the score is the sum of `-log` tail probabilities. It is
+ *   parameter-free and explains itself: each dimension's term is its contribution.
+ * - A range guard: how far the window lies beyond the training range of any dimension, in units
+ *   of that range. Rank-based detectors saturate at the edge of the training data; ×100 packets/s
+ *   lies far beyond it, and the guard says so.
+ *
+ * Fusion puts every detector on one scale calibrated on the benign validation windows: `z = 0` at
+ * the validation median, `z = -1` at the validation quantile the threshold is taken at, lower is
+ * more anomalous. The fused `z` is the minimum (any detector may raise the alarm), and it is
+ * reported in the forest's own decision units, so a window where the forest is the most alarmed
+ * detector gets exactly the forest's decision score.
+ *
+ * Everything here works on window vectors as the aggregator emits them (transformed, unscaled).
+ */
+import { quantile, quantileSorted } from "./stats.ts";
+
+/** ECOD's reference distribution: quantile knots of every dimension over the fit windows. */
+export interface EcodModel {
+  /** Knots per dimension: quantiles of the fit windows at `i / (knotCount - 1)`. */
+  knotCount: number;
+  /** `width * knotCount` knots, dimension after dimension, each ascending. */
+  knots: Float64Array;
+  /**
+   * 1 where the fit windows' skewness is negative: ECOD's "auto" aggregation then reads that
+   * dimension's left tail, else its right tail.
+   */
+  leftTail: Uint8Array;
+}
+
+/** The range guard: training range of every dimension, and how far beyond it alarms. */
+export interface RangeGuard {
+  low: Float64Array;
+  high: Float64Array;
+  /** Unit of the excess: the dimension's training range, at least {@link GUARD_MIN_SPAN}. */
+  span: Float64Array;
+  /** Excess (in spans) at which the guard alone reaches the alarm threshold. */
+  margin: number;
+}
+
+/** Scales that put each detector's score on the fused `z` scale. */
+export interface DetectorFusion {
+  /** Forest decision: `z = (decision - forestMedian) / forestSpread`. */
+  forestMedian: number;
+  forestSpread: number;
+  /** ECOD score (higher is more anomalous): `z = (ecodMedian - score) / ecodSpread`. */
+  ecodMedian: number;
+  ecodSpread: number;
+  /** The fused `z` at the alarm threshold (calibrated on the validation windows). */
+  zThreshold: number;
+}
+
+/**
+ * 257 knots (quantiles at multiples of 1/256) resolve tail probabilities down to 0.4%: finer
+ * than the 1% alarm quantile, and 25,700 numbers in the model file for 100 dimensions instead
+ * of every fit window's value (300,000 with 3,000 fit windows).
+ */
+export const ECOD_KNOTS = 257;
+
+/**
+ * Smallest span of the range guard, in transformed units. A dimension that was constant in
+ * training (a flag no training flow set) would otherwise alarm on its first change; after a
+ * signed log1p, 1 is a factor of e, so a ×100 surge (4.6) still counts as 4.6 spans.
+ */
+export const GUARD_MIN_SPAN = 1;
+
+/**
+ * Default guard margin, in spans beyond the training range. Measured on CIC-IDS2017 other-day
+ * benign windows (docs/detection.md): no benign window went beyond 0.5 span; ×100 surges of every
+ * rate and count feature go beyond 1.
+ */
+export const DEFAULT_GUARD_MARGIN = 1;
+
+/** Fits ECOD's knots on `rows` window vectors of `width` values, row-major. */
+export function fitEcod(x: Float64Array, rows: number, width: number): EcodModel {
+  const knots = new Float64Array(width * ECOD_KNOTS);
+  const leftTail = new Uint8Array(width);
+  const column = new Float64Array(rows);
+  for (let j = 0; j < width; j++) {
+    let sum = 0;
+    for (let r = 0; r < rows; r++) {
+      column[r] = x[r * width + j]!;
+      sum += column[r]!;
+    }
+    const mean = sum / rows;
+    let m2 = 0;
+    let m3 = 0;
+    for (let r = 0; r < rows; r++) {
+      const d = column[r]! - mean;
+      m2 += d * d;
+      m3 += d * d * d;
+    }
+    leftTail[j] = m2 > 0 && m3 < 0 ? 1 : 0;
+    column.sort();
+    for (let k = 0; k < ECOD_KNOTS; k++) {
+      knots[j * ECOD_KNOTS + k] = quantileSorted(column, k / (ECOD_KNOTS - 1));
+    }
+  }
+  return { knotCount: ECOD_KNOTS, knots, leftTail };
+}
+
+/** Fits the guard's ranges on `rows` window vectors. */
+export function fitRangeGuard(
+  x: Float64Array,
+  rows: number,
+  width: number,
+  margin: number,
+): RangeGuard {
+  const low = new Float64Array(width).fill(Infinity);
+  const high = new Float64Array(width).fill(-Infinity);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < width; j++) {
+      const v = x[r * width + j]!;
+      if (v < low[j]!) low[j] = v;
+      if (v > high[j]!) high[j] = v;
+    }
+  }
+  const span = new Float64Array(width);
+  for (let j = 0; j < width; j++) span[j] = Math.max(high[j]! - low[j]!, GUARD_MIN_SPAN);
+  return { low, high, span, margin };
+}
+
+/**
+ * Scores windows with ECOD and its per-dimension terms. One instance per model: it holds the
+ * `-log` table of the knot counts, so scoring is two binary searches and two lookups per value.
+ */
+export class EcodScorer {
+  readonly #model: EcodModel;
+  readonly #width: number;
+  /** `-log((c + 1) / (knotCount + 1))` for c = 0..knotCount: the smoothed tail probability. */
+  readonly #negLog: Float64Array;
+
+  constructor(model: EcodModel, width: number) {
+    this.#model = model;
+    this.#width = width;
+    const k = model.knotCount;
+    this.#negLog = new Float64Array(k + 1);
+    for (let c = 0; c <= k; c++) this.#negLog[c] = -Math.log((c + 1) / (k + 1));
+  }
+
+  /**
+   * ECOD score of the window at `offset` in `x`: `max(O_left, O_right, O_auto)` as in the paper.
+   * When `terms` is given, the winning aggregation's per-dimension terms are written into it.
+   */
+  score(x: Float64Array, offset: number, terms?: Float64Array): number {
+    const { knots, knotCount, leftTail } = this.#model;
+    const negLog = this.#negLog;
+    let left = 0;
+    let right = 0;
+    let auto = 0;
+    for (let j = 0; j < this.#width; j++) {
+      const v = x[offset + j]!;
+      const base = j * knotCount;
+      // below = knots < v, atOrBelow = knots <= v, by binary search over the ascending knots.
+      let lo = 0;
+      let hi = knotCount;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (knots[base + mid]! < v) lo = mid + 1;
+        else hi = mid;
+      }
+      const below = lo;
+      hi = knotCount;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (knots[base + mid]! <= v) lo = mid + 1;
+        else hi = mid;
+      }
+      // Left tail: share of knots <= v; right tail: share of knots >= v.
+      const l = negLog[lo]!;
+      const r = negLog[knotCount - below]!;
+      left += l;
+      right += r;
+      auto += leftTail[j] === 1 ? l : r;
+    }
+    const score = Math.max(left, right, auto);
+    if (terms) this.#terms(x, offset, terms, score === auto ? 2 : score === left ? 0 : 1);
+    return score;
+  }
+
+  /** Per-dimension terms of one aggregation (0 left, 1 right, 2 auto). */
+  #terms(x: Float64Array, offset: number, terms: Float64Array, which: number): void {
+    const { knots, knotCount, leftTail } = this.#model;
+    for (let j = 0; j < this.#width; j++) {
+      const v = x[offset + j]!;
+      const k = knots.subarray(j * knotCount, (j + 1) * knotCount);
+      let below = 0;
+      let atOrBelow = 0;
+      for (let i = 0; i < knotCount; i++) {
+        if (k[i]! < v) below++;
+        if (k[i]! <= v) atOrBelow++;
+      }
+      const useLeft = which === 0 || (which === 2 && leftTail[j] === 1);
+      terms[j] = useLeft ? this.#negLog[atOrBelow]! : this.#negLog[knotCount - below]!;
+    }
+  }
+}
+
+/** How far the window at `offset` lies beyond the guard's range, in spans (0 inside it). */
+export function rangeExcess(guard: RangeGuard, x: Float64Array, offset: number): number {
+  const { low, high, span } = guard;
+  let excess = 0;
+  for (let j = 0; j < low.length; j++) {
+    const v = x[offset + j]!;
+    const beyond = v > high[j]! ? v - high[j]! : v < low[j]! ? low[j]! - v : 0;
+    if (beyond > 0) {
+      const e = beyond / span[j]!;
+      if (e > excess) excess = e;
+    }
+  }
+  return excess;
+}
+
+/**
+ * The scale of one detector on the validation windows: its median and the distance from the
+ * median to the `q` tail (lower tail when `lowerIsAnomalous`). A zero spread (a detector constant
+ * on validation) becomes the smallest positive spread that keeps z finite.
+ */
+export function detectorScale(
+  scores: Float64Array,
+  q: number,
+  lowerIsAnomalous: boolean,
+): { median: number; spread: number } {
+  const median = quantile(scores, 0.5);
+  const tail = quantile(scores, lowerIsAnomalous ? q : 1 - q);
+  const spread = Math.abs(median - tail);
+  return { median, spread: spread > 0 ? spread : Math.max(Math.abs(median) * 1e-9, 1e-12) };
+}
+
+/**
+ * The fused `z` of one window: the minimum over the detectors (ECOD left out when the model has
+ * none, `ecodScore` null). The guard contributes only beyond
+ * the training range, reaching the alarm threshold at `margin` spans.
+ */
+export function fusedZ(
+  fusion: DetectorFusion,
+  forestDecision: number,
+  ecodScore: number | null,
+  guardExcess: number,
+  guardMargin: number,
+): number {
+  let z = (forestDecision - fusion.forestMedian) / fusion.forestSpread;
+  if (ecodScore !== null) {
+    const ze = (fusion.ecodMedian - ecodScore) / fusion.ecodSpread;
+    if (ze < z) z = ze;
+  }
+  if (guardExcess > 0 && guardMargin > 0) {
+    // zThreshold is below 0: the guard's z falls through it as the excess passes the margin.
+    const zg = (fusion.zThreshold * guardExcess) / guardMargin;
+    if (zg < z) z = zg;
+  }
+  return z;
+}
