@@ -25,12 +25,17 @@ const CONFIGS: Record<string, LabConfig> = {
   seed: { profile: "seed" },
   /** The seed profile with the default profile's training-window budget: calibration alone. */
   "seed+budget": { profile: "seed", trainStride: 1 },
-  /** Signed log1p and the budget, forest alone. */
-  log1p: { ecod: false, guardMargin: null },
-  /** ... with ECOD fused. */
-  "log1p+ecod": { guardMargin: null },
-  /** ... with the range guard instead of ECOD. */
-  "log1p+guard": { ecod: false },
+  /** Signed log1p and the budget, the forest alone. */
+  log1p: { detectors: [], explainEcod: false },
+  /** Each second detector fused with the forest, threshold at the validation quantile. */
+  "log1p+ecod": { detectors: ["ecod"], thresholdMargin: 1 },
+  "log1p+guard": { detectors: ["guard"], thresholdMargin: 1 },
+  "log1p+mahal": { detectors: ["mahalanobis"], thresholdMargin: 1 },
+  /** All three voting, threshold at the validation quantile, then with the default margin. */
+  "all@1": { detectors: ["mahalanobis", "ecod", "guard"], thresholdMargin: 1 },
+  all: { detectors: ["mahalanobis", "ecod", "guard"] },
+  /** Mahalanobis and ECOD voting, default margin. */
+  "mahal+ecod": { detectors: ["mahalanobis", "ecod"] },
   /** The product's defaults, as `floodwatch train` builds them. */
   default: {},
 };

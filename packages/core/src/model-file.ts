@@ -12,7 +12,12 @@ import type { NonFiniteRules } from "./non-finite-rules.ts";
 import type { PcaProjection } from "./pca.ts";
 import type { RobustScaler } from "./robust-scaler.ts";
 import type { WindowSpec } from "./window-aggregator.ts";
-import type { DetectorFusion, EcodModel, RangeGuard } from "./window-detectors.ts";
+import type {
+  DetectorFusion,
+  EcodModel,
+  MahalanobisModel,
+  RangeGuard,
+} from "./window-detectors.ts";
 
 /** Identifies our model files among other JSON documents. */
 export const MODEL_FORMAT = "floodwatch-model";
@@ -65,8 +70,15 @@ export interface ModelThreshold {
 export interface ModelDetection {
   /** Applied to every flow value (after non-finite replacement) before aggregation. */
   transform: FlowTransform;
+  /**
+   * How many times as far below the validation median as the threshold quantile the threshold
+   * sits (1 = at the quantile).
+   */
+  thresholdMargin: number;
   /** The per-dimension ECOD detector, or null. */
   ecod: EcodModel | null;
+  /** The correlation (Mahalanobis) detector, or null. */
+  mahalanobis: MahalanobisModel | null;
   /** The range guard, or null. */
   guard: RangeGuard | null;
   /** How the detectors are fused; null when the forest is the only detector. */
@@ -101,6 +113,7 @@ const integers = z.array(z.number().int());
 
 const detectionSchema = z.object({
   transform: z.enum(FLOW_TRANSFORMS),
+  thresholdMargin: z.number().min(1),
   ecod: z
     .object({
       knotCount: z.number().int().min(2),
@@ -108,6 +121,7 @@ const detectionSchema = z.object({
       leftTail: z.array(z.union([z.literal(0), z.literal(1)])),
     })
     .nullable(),
+  mahalanobis: z.object({ mean: finiteNumbers, precision: finiteNumbers }).nullable(),
   guard: z
     .object({
       low: finiteNumbers,
@@ -120,8 +134,11 @@ const detectionSchema = z.object({
     .object({
       forestMedian: z.number(),
       forestSpread: z.number().positive(),
+      ecodVotes: z.boolean(),
       ecodMedian: z.number(),
       ecodSpread: z.number().positive(),
+      mahalanobisMedian: z.number(),
+      mahalanobisSpread: z.number().positive(),
       zThreshold: z.number(),
     })
     .nullable(),
@@ -222,15 +239,19 @@ function modelBody(model: Omit<FloodwatchModel, "version" | "createdAt">) {
 }
 
 function detectionBody(detection: ModelDetection) {
-  const { ecod, guard, fusion } = detection;
+  const { ecod, mahalanobis, guard, fusion } = detection;
   return {
     transform: detection.transform,
+    thresholdMargin: detection.thresholdMargin,
     ecod: ecod
       ? {
           knotCount: ecod.knotCount,
           knots: Array.from(ecod.knots),
           leftTail: Array.from(ecod.leftTail) as (0 | 1)[],
         }
+      : null,
+    mahalanobis: mahalanobis
+      ? { mean: Array.from(mahalanobis.mean), precision: Array.from(mahalanobis.precision) }
       : null,
     guard: guard
       ? {
@@ -339,14 +360,21 @@ export function parseModel(text: string): FloodwatchModel {
         `invalid model file: a format ${PLAIN_FORMAT_VERSION} file cannot have a detection section`,
       );
     }
-    const { ecod, guard, fusion } = doc.detection;
+    const { ecod, mahalanobis, guard, fusion } = doc.detection;
     model.detection = {
       transform: doc.detection.transform,
+      thresholdMargin: doc.detection.thresholdMargin,
       ecod: ecod
         ? {
             knotCount: ecod.knotCount,
             knots: Float64Array.from(ecod.knots),
             leftTail: Uint8Array.from(ecod.leftTail),
+          }
+        : null,
+      mahalanobis: mahalanobis
+        ? {
+            mean: Float64Array.from(mahalanobis.mean),
+            precision: Float64Array.from(mahalanobis.precision),
           }
         : null,
       guard: guard
@@ -399,7 +427,11 @@ function checkModelConsistency(model: FloodwatchModel): void {
   }
   const detection = model.detection;
   if (detection) {
-    const { ecod, guard, fusion } = detection;
+    const { ecod, mahalanobis, guard, fusion } = detection;
+    if (mahalanobis) {
+      lengthIs("detection.mahalanobis.mean", mahalanobis.mean.length, width);
+      lengthIs("detection.mahalanobis.precision", mahalanobis.precision.length, width * width);
+    }
     if (ecod) {
       lengthIs("detection.ecod.knots", ecod.knots.length, width * ecod.knotCount);
       lengthIs("detection.ecod.leftTail", ecod.leftTail.length, width);
@@ -415,9 +447,10 @@ function checkModelConsistency(model: FloodwatchModel): void {
       lengthIs("detection.guard.high", guard.high.length, width);
       lengthIs("detection.guard.span", guard.span.length, width);
     }
-    if ((ecod !== null || guard !== null) !== (fusion !== null)) {
-      fail("detection.fusion must be present exactly when ecod or guard is");
+    if ((ecod !== null || mahalanobis !== null || guard !== null) !== (fusion !== null)) {
+      fail("detection.fusion must be present exactly when another detector is");
     }
+    if (fusion?.ecodVotes && !ecod) fail("detection.fusion.ecodVotes without detection.ecod");
   }
   for (let t = 0; t < forest.nEstimators; t++) {
     const start = forest.treeOffsets[t]!;

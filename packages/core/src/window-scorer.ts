@@ -15,8 +15,10 @@ import type { WindowBatch } from "./window-aggregator.ts";
 import {
   EcodScorer,
   fusedZ,
+  mahalanobisDistance,
   rangeExcess,
   type DetectorFusion,
+  type MahalanobisModel,
   type RangeGuard,
 } from "./window-detectors.ts";
 
@@ -41,8 +43,10 @@ export interface ScoredWindows {
 export interface DetectorScores {
   /** The Isolation Forest's decision score (lower is more anomalous). */
   forest: Float64Array;
-  /** ECOD score (higher is more anomalous), or null without ECOD. */
+  /** ECOD score (higher is more anomalous), or null when ECOD does not vote. */
   ecod: Float64Array | null;
+  /** Squared Mahalanobis distance (higher is more anomalous), or null without it. */
+  mahalanobis: Float64Array | null;
   /** Distance beyond the training range in spans (0 inside), or null without a guard. */
   guardExcess: Float64Array | null;
 }
@@ -58,6 +62,8 @@ export class WindowScorer {
   readonly #width: number;
   readonly #ecod: EcodScorer | null;
   readonly #guard: RangeGuard | null;
+  readonly #mahalanobis: MahalanobisModel | null;
+  readonly #scratch: Float64Array;
   readonly #fusion: DetectorFusion | null;
 
   constructor(readonly model: FloodwatchModel) {
@@ -88,6 +94,8 @@ export class WindowScorer {
     const detection = model.detection;
     this.#ecod = detection?.ecod ? new EcodScorer(detection.ecod, width) : null;
     this.#guard = detection?.guard ?? null;
+    this.#mahalanobis = detection?.mahalanobis ?? null;
+    this.#scratch = new Float64Array(width);
     this.#fusion = detection?.fusion ?? null;
   }
 
@@ -148,22 +156,29 @@ export class WindowScorer {
     const fusion = this.#fusion!;
     const { count, width, features } = windows;
     const forest = decision.slice(0, count);
-    const ecod = this.#ecod ? new Float64Array(count) : null;
+    const ecodVotes = fusion.ecodVotes;
+    const ecod = ecodVotes ? new Float64Array(count) : null;
     const guard = this.#guard;
     const guardExcess = guard ? new Float64Array(count) : null;
+    const correlation = this.#mahalanobis;
+    const mahalanobis = correlation ? new Float64Array(count) : null;
     const margin = guard?.margin ?? 0;
     for (let w = 0; w < count; w++) {
-      const e = this.#ecod ? this.#ecod.score(features, w * width) : null;
+      const e = ecodVotes ? this.#ecod!.score(features, w * width) : null;
       const g = guard ? rangeExcess(guard, features, w * width) : 0;
+      const m = correlation
+        ? mahalanobisDistance(correlation, features, w * width, this.#scratch)
+        : null;
       if (ecod) ecod[w] = e!;
+      if (mahalanobis) mahalanobis[w] = m!;
       if (guardExcess) guardExcess[w] = g;
       const d = forest[w]!;
-      const z = fusedZ(fusion, d, e, g, margin);
+      const z = fusedZ(fusion, d, e, m, g, margin);
       const zForest = (d - fusion.forestMedian) / fusion.forestSpread;
       // Where the forest is the most alarmed detector, its own score, not a round trip of it.
       decision[w] = z === zForest ? d : fusion.forestMedian + z * fusion.forestSpread;
     }
-    return { forest, ecod, guardExcess };
+    return { forest, ecod, mahalanobis, guardExcess };
   }
 }
 
