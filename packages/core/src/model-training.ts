@@ -455,7 +455,8 @@ function calibrateFusion(
     ecodSpread: ecodScale.spread,
     mahalanobisMedian: mahalanobisScale.median,
     mahalanobisSpread: mahalanobisScale.spread,
-    zThreshold: 0,
+    // No compression while calibrating (see fusedZ); the guard is silent here anyway.
+    zThreshold: Number.NEGATIVE_INFINITY,
   };
   const fused = new Float64Array(rows);
   for (let w = 0; w < rows; w++) {

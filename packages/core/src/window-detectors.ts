@@ -320,8 +320,14 @@ export function detectorScale(
 
 /**
  * The fused `z` of one window: the minimum over the detectors (a detector the model lacks is
- * passed as null). The guard contributes only beyond
- * the training range, reaching the alarm threshold at `margin` spans.
+ * passed as null). The guard contributes only beyond the training range, reaching the alarm
+ * threshold at `margin` spans.
+ *
+ * Below the threshold, the other detectors' `z` is compressed logarithmically (the forest's is
+ * bounded already): a flood can lie 10^8 validation spreads out in Mahalanobis distance, and a
+ * score timeline should still show it on the forest's scale. The compression is monotone and the
+ * identity above the threshold, so it changes no verdict and no ranking within a detector.
+ * Calibration passes `zThreshold = -Infinity`, which turns it off.
  */
 export function fusedZ(
   fusion: DetectorFusion,
@@ -331,18 +337,20 @@ export function fusedZ(
   guardExcess: number,
   guardMargin: number,
 ): number {
+  const t = fusion.zThreshold;
+  const squash = (z: number) => (z < t ? t - Math.log1p(t - z) : z);
   let z = (forestDecision - fusion.forestMedian) / fusion.forestSpread;
   if (ecodScore !== null) {
-    const ze = (fusion.ecodMedian - ecodScore) / fusion.ecodSpread;
+    const ze = squash((fusion.ecodMedian - ecodScore) / fusion.ecodSpread);
     if (ze < z) z = ze;
   }
   if (mahalanobis !== null) {
-    const zm = (fusion.mahalanobisMedian - mahalanobis) / fusion.mahalanobisSpread;
+    const zm = squash((fusion.mahalanobisMedian - mahalanobis) / fusion.mahalanobisSpread);
     if (zm < z) z = zm;
   }
   if (guardExcess > 0 && guardMargin > 0) {
     // zThreshold is below 0: the guard's z falls through it as the excess passes the margin.
-    const zg = (fusion.zThreshold * guardExcess) / guardMargin;
+    const zg = squash((t * guardExcess) / guardMargin);
     if (zg < z) z = zg;
   }
   return z;
