@@ -49,7 +49,8 @@ const { values } = parseArgs({
 const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i + 1);
 const names = values.configs.split(",").map((n) => n.trim());
 for (const name of names) {
-  if (!CONFIGS[name]) throw new Error(`unknown config ${name}; known: ${Object.keys(CONFIGS)}`);
+  if (!CONFIGS[name])
+    throw new Error(`unknown config ${name}; known: ${Object.keys(CONFIGS).join(", ")}`);
 }
 
 const data = loadLabData();
@@ -96,7 +97,9 @@ function cell(values: number[]): string {
   if (Number.isInteger(mean)) return String(mean);
   const lo = Math.min(...values);
   const hi = Math.max(...values);
-  return hi - lo < 0.005 ? mean.toFixed(2) : `${mean.toFixed(2)} (${lo.toFixed(2)}–${hi.toFixed(2)})`;
+  return hi - lo < 0.005
+    ? mean.toFixed(2)
+    : `${mean.toFixed(2)} (${lo.toFixed(2)}–${hi.toFixed(2)})`;
 }
 
 console.log(`floodwatch detection bench — ${data.description}`);
@@ -107,7 +110,9 @@ console.log("");
 const labelWidth = Math.max(...rows.map((r) => r.label.length)) + 2;
 const width = 24;
 console.log("| " + "".padEnd(labelWidth) + names.map((n) => `| ${n.padEnd(width)}`).join("") + "|");
-console.log("|-" + "-".repeat(labelWidth) + names.map(() => `|-${"-".repeat(width)}`).join("") + "|");
+console.log(
+  "|-" + "-".repeat(labelWidth) + names.map(() => `|-${"-".repeat(width)}`).join("") + "|",
+);
 for (const row of rows) {
   const cells = names.map((n) => cell(runs.get(n)!.map(row.value)));
   console.log(

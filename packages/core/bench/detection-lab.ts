@@ -151,7 +151,9 @@ export function loadLabData(): LabData {
     Buffer.from([...generateFlowCsv({ flows, attack, seed })].join(""));
   data.training = generated(20_000, "none", 101);
   const kinds: AttackKind[] = ["syn", "udp", "http", "slowloris"];
-  kinds.forEach((kind, i) => addDay(data, `generated-${kind}.csv`, generated(6_000, kind, 200 + i)));
+  kinds.forEach((kind, i) =>
+    addDay(data, `generated-${kind}.csv`, generated(6_000, kind, 200 + i)),
+  );
   return data;
 }
 

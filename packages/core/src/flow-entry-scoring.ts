@@ -2,7 +2,7 @@
  * Scores one flow entry: the detector's whole job apart from Redis.
  */
 import { flowEntryBatch, FlowEntryError, type FlowEntry } from "./flow-entry.ts";
-import { FlowScoringSession, type ScoredWindowBatch } from "./flow-scoring.ts";
+import { FlowScoringSession } from "./flow-scoring.ts";
 import type { FloodwatchModel } from "./model-file.ts";
 import type { WindowResult } from "./stream-contracts.ts";
 import { isAttackWindow } from "./window-evaluation.ts";
@@ -120,7 +120,7 @@ export function scoreFlowEntry(
   return { results, tally };
 }
 
-/** A signal mean, null where the model lacks the feature (NaN in {@link ScoredWindowBatch}). */
+/** A signal mean, null where the model lacks the feature (NaN in `ScoredWindowBatch.signalMeans`). */
 function signalOrNull(mean: number): number | null {
   return Number.isNaN(mean) ? null : mean;
 }

@@ -127,7 +127,8 @@ export class FlowScoringSession {
     });
     const out = new Float64Array(windows.count * signals);
     for (let w = 0; w < windows.count; w++) {
-      for (let s = 0; s < signals; s++) out[w * signals + s] = windows.features[w * windows.width + s * 4]!;
+      for (let s = 0; s < signals; s++)
+        out[w * signals + s] = windows.features[w * windows.width + s * 4]!;
     }
     return out;
   }

@@ -121,7 +121,7 @@ const detectionSchema = z.object({
       leftTail: z.array(z.union([z.literal(0), z.literal(1)])),
     })
     .nullable(),
-  mahalanobis: z.object({ mean: finiteNumbers, precision: finiteNumbers }).nullable(),
+  mahalanobis: z.object({ mean: finiteNumbers, whitening: finiteNumbers }).nullable(),
   guard: z
     .object({
       low: finiteNumbers,
@@ -251,7 +251,7 @@ function detectionBody(detection: ModelDetection) {
         }
       : null,
     mahalanobis: mahalanobis
-      ? { mean: Array.from(mahalanobis.mean), precision: Array.from(mahalanobis.precision) }
+      ? { mean: Array.from(mahalanobis.mean), whitening: Array.from(mahalanobis.whitening) }
       : null,
     guard: guard
       ? {
@@ -374,7 +374,7 @@ export function parseModel(text: string): FloodwatchModel {
       mahalanobis: mahalanobis
         ? {
             mean: Float64Array.from(mahalanobis.mean),
-            precision: Float64Array.from(mahalanobis.precision),
+            whitening: Float64Array.from(mahalanobis.whitening),
           }
         : null,
       guard: guard
@@ -430,7 +430,11 @@ function checkModelConsistency(model: FloodwatchModel): void {
     const { ecod, mahalanobis, guard, fusion } = detection;
     if (mahalanobis) {
       lengthIs("detection.mahalanobis.mean", mahalanobis.mean.length, width);
-      lengthIs("detection.mahalanobis.precision", mahalanobis.precision.length, width * width);
+      lengthIs(
+        "detection.mahalanobis.whitening",
+        mahalanobis.whitening.length,
+        (width * (width + 1)) / 2,
+      );
     }
     if (ecod) {
       lengthIs("detection.ecod.knots", ecod.knots.length, width * ecod.knotCount);

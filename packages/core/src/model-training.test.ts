@@ -183,7 +183,7 @@ describe("training profiles", () => {
     const detection = model.detection!;
     expect(detection.transform).toBe("signed-log1p");
     expect(detection.thresholdMargin).toBe(2.25);
-    expect(detection.mahalanobis!.precision.length).toBe(12 * 12);
+    expect(detection.mahalanobis!.whitening.length).toBe((12 * 13) / 2);
     expect(detection.ecod!.knots.length).toBe(12 * 257);
     expect(detection.fusion!.ecodVotes).toBe(false);
     expect(detection.guard).toBeNull();
@@ -215,7 +215,7 @@ describe("training profiles", () => {
     // 30 windows at stride 50: 24 fit, 6 validate; 6 × 0.01 = 0.06 windows below the threshold.
     expect(warnings).toEqual([
       "the threshold rests on 6 validation windows: at quantile 0.01 that is 0.1 windows below " +
-        "it, fewer than 5; expect more false alarms than the validation rate says — train on " +
+        "it, fewer than 2; expect more false alarms than the validation rate says — train on " +
         "more benign flows or with a smaller --train-stride",
     ]);
   });

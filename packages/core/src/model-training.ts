@@ -60,10 +60,11 @@ export const MIN_VALIDATION_WINDOWS = 5;
  */
 export const TRAIN_WINDOW_BUDGET = 5000;
 /**
- * Below this many expected false alarms among the validation windows (validation windows times
- * the quantile), the threshold rests on a handful of windows and training warns.
+ * Below this many validation windows under the threshold's quantile (validation windows times
+ * the quantile), the quantile is read off the single lowest score or beyond it, and training
+ * warns. The prototype's 13 validation windows at 1% had 0.13.
  */
-export const MIN_EXPECTED_VALIDATION_ALARMS = 5;
+export const MIN_EXPECTED_VALIDATION_ALARMS = 2;
 
 /**
  * The default profile's threshold margin. At the 1% validation quantile itself (margin 1) the
@@ -306,8 +307,7 @@ export function trainModel(flows: TrainingFlows, options: TrainingOptions): Floo
   const rawValidation = validation.slice();
   const ecod = useEcod ? fitEcod(fit, fitWindows, width) : null;
   const mahalanobis = useMahalanobis ? fitMahalanobis(fit, fitWindows, width) : null;
-  const guard =
-    guardMargin === null ? null : fitRangeGuard(all, totalWindows, width, guardMargin);
+  const guard = guardMargin === null ? null : fitRangeGuard(all, totalWindows, width, guardMargin);
   const scaler = fitRobustScaler(fit, fitWindows, width);
   applyRobustScaler(scaler, fit, fitWindows, width);
   applyRobustScaler(scaler, validation, validationWindows, width);
@@ -471,8 +471,7 @@ function calibrateFusion(
     fused[w] = fusion.forestMedian + z * fusion.forestSpread;
   }
   const atQuantile = calibrateThreshold(fused, quantile);
-  fusion.zThreshold =
-    ((atQuantile.threshold - fusion.forestMedian) / fusion.forestSpread) * margin;
+  fusion.zThreshold = ((atQuantile.threshold - fusion.forestMedian) / fusion.forestSpread) * margin;
   const threshold = fusion.forestMedian + fusion.zThreshold * fusion.forestSpread;
   let below = 0;
   for (let w = 0; w < rows; w++) if (isAnomalous(fused[w]!, threshold)) below++;

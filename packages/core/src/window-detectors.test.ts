@@ -11,6 +11,7 @@ import {
   fitMahalanobis,
   fitRangeGuard,
   fusedZ,
+  mahalanobisContributions,
   mahalanobisDistance,
   rangeExcess,
   type DetectorFusion,
@@ -82,6 +83,8 @@ describe("Mahalanobis", () => {
     // The 5% shrinkage caps how sure the detector is of any correlation, hence 10×, not 1000×.
     expect(along).toBeLessThan(0.8);
     expect(apart).toBeGreaterThan(10 * along);
+    const shares = mahalanobisContributions(model, Float64Array.of(100, 300), 0);
+    expect(shares[0]! + shares[1]!).toBeCloseTo(apart, 9);
   });
 });
 

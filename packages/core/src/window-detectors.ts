@@ -54,8 +54,13 @@ export interface RangeGuard {
  */
 export interface MahalanobisModel {
   mean: Float64Array;
-  /** Inverse of the regularised covariance, `width * width`, row-major. */
-  precision: Float64Array;
+  /**
+   * The whitening matrix `W = L⁻¹`, where `L Lᵀ` is the Cholesky factorisation of the regularised
+   * covariance: lower triangular, packed by rows (row i holds its i + 1 entries), `width ·
+   * (width + 1) / 2` values. The distance is `|W (x - mean)|²`: half the multiplications of
+   * `dᵀ P d` with the full precision matrix.
+   */
+  whitening: Float64Array;
 }
 
 /** Scales that put each detector's score on the fused `z` scale. */
@@ -148,7 +153,8 @@ export function fitMahalanobis(x: Float64Array, rows: number, width: number): Ma
     for (let i = 0; i < width; i++) {
       const ci = centered[i]!;
       if (ci === 0) continue;
-      for (let j = i; j < width; j++) covariance.set(i, j, covariance.get(i, j) + ci * centered[j]!);
+      for (let j = i; j < width; j++)
+        covariance.set(i, j, covariance.get(i, j) + ci * centered[j]!);
     }
   }
   for (let i = 0; i < width; i++) {
@@ -162,12 +168,20 @@ export function fitMahalanobis(x: Float64Array, rows: number, width: number): Ma
     const v = covariance.get(i, i);
     covariance.set(i, i, v * (1 + MAHALANOBIS_SHRINK) + MAHALANOBIS_FLOOR);
   }
-  const inverse = new CholeskyDecomposition(covariance).solve(Matrix.eye(width, width));
-  const precision = new Float64Array(width * width);
-  for (let i = 0; i < width; i++) {
-    for (let j = 0; j < width; j++) precision[i * width + j] = inverse.get(i, j);
+  const lower = new CholeskyDecomposition(covariance).lowerTriangularMatrix;
+  // W = L⁻¹ by forward substitution, column by column of the identity.
+  const w = new Matrix(width, width);
+  for (let c = 0; c < width; c++) {
+    for (let i = c; i < width; i++) {
+      let sum = i === c ? 1 : 0;
+      for (let k = c; k < i; k++) sum -= lower.get(i, k) * w.get(k, c);
+      w.set(i, c, sum / lower.get(i, i));
+    }
   }
-  return { mean, precision };
+  const whitening = new Float64Array((width * (width + 1)) / 2);
+  let p = 0;
+  for (let i = 0; i < width; i++) for (let j = 0; j <= i; j++) whitening[p++] = w.get(i, j);
+  return { mean, whitening };
 }
 
 /** Squared Mahalanobis distance of the window at `offset`; `scratch` holds `width` values. */
@@ -177,17 +191,46 @@ export function mahalanobisDistance(
   offset: number,
   scratch: Float64Array,
 ): number {
-  const { mean, precision } = model;
+  const { mean, whitening } = model;
   const width = mean.length;
   for (let j = 0; j < width; j++) scratch[j] = x[offset + j]! - mean[j]!;
   let total = 0;
+  let p = 0;
   for (let i = 0; i < width; i++) {
     let row = 0;
-    const base = i * width;
-    for (let j = 0; j < width; j++) row += precision[base + j]! * scratch[j]!;
-    total += scratch[i]! * row;
+    for (let j = 0; j <= i; j++) row += whitening[p++]! * scratch[j]!;
+    total += row * row;
   }
   return total;
+}
+
+/**
+ * Each dimension's share of the squared Mahalanobis distance of the window at `offset`:
+ * `dᵢ (P d)ᵢ` with `P = Wᵀ W`. They sum to the distance; one may be negative when a statistic
+ * moved the way its correlated partners make expected.
+ */
+export function mahalanobisContributions(
+  model: MahalanobisModel,
+  x: Float64Array,
+  offset: number,
+): Float64Array {
+  const { mean, whitening } = model;
+  const width = mean.length;
+  const d = new Float64Array(width);
+  for (let j = 0; j < width; j++) d[j] = x[offset + j]! - mean[j]!;
+  const y = new Float64Array(width);
+  let p = 0;
+  for (let i = 0; i < width; i++) {
+    for (let j = 0; j <= i; j++) y[i] = y[i]! + whitening[p++]! * d[j]!;
+  }
+  // P d = Wᵀ y
+  const pd = new Float64Array(width);
+  p = 0;
+  for (let i = 0; i < width; i++) {
+    for (let j = 0; j <= i; j++) pd[j] = pd[j]! + whitening[p++]! * y[i]!;
+  }
+  for (let j = 0; j < width; j++) pd[j] = pd[j]! * d[j]!;
+  return pd;
 }
 
 /** Fits the guard's ranges on `rows` window vectors. */

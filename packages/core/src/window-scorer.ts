@@ -15,6 +15,7 @@ import type { WindowBatch } from "./window-aggregator.ts";
 import {
   EcodScorer,
   fusedZ,
+  mahalanobisContributions,
   mahalanobisDistance,
   rangeExcess,
   type DetectorFusion,
@@ -149,6 +150,14 @@ export class WindowScorer {
     return detectors
       ? { count, decision, anomaly, pc1, pc2, detectors }
       : { count, decision, anomaly, pc1, pc2 };
+  }
+
+  /**
+   * The Mahalanobis detector's per-dimension shares of its distance for one window vector (they
+   * sum to the distance; see `mahalanobisContributions`). Null when the model has none.
+   */
+  correlationContributions(window: Float64Array, offset = 0): Float64Array | null {
+    return this.#mahalanobis ? mahalanobisContributions(this.#mahalanobis, window, offset) : null;
   }
 
   /** Replaces the forest's decisions by the fused ones; returns each detector's scores. */

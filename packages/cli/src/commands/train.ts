@@ -166,8 +166,8 @@ function createdAtOption(value: unknown): string {
 
 /** `--detectors a,b` (or `none`): the detectors voting beside the forest. */
 function detectorsOption(value: unknown): VotingDetector[] | undefined {
-  if (value === undefined) return undefined;
-  const names = String(value)
+  if (typeof value !== "string") return undefined;
+  const names = value
     .split(",")
     .map((d) => d.trim())
     .filter(Boolean);
