@@ -381,20 +381,24 @@ export function fusedZ(
   guardMargin: number,
 ): number {
   const t = fusion.zThreshold;
-  const squash = (z: number) => (z < t ? t - Math.log1p(t - z) : z);
   let z = (forestDecision - fusion.forestMedian) / fusion.forestSpread;
   if (ecodScore !== null) {
-    const ze = squash((fusion.ecodMedian - ecodScore) / fusion.ecodSpread);
+    const ze = squash((fusion.ecodMedian - ecodScore) / fusion.ecodSpread, t);
     if (ze < z) z = ze;
   }
   if (mahalanobis !== null) {
-    const zm = squash((fusion.mahalanobisMedian - mahalanobis) / fusion.mahalanobisSpread);
+    const zm = squash((fusion.mahalanobisMedian - mahalanobis) / fusion.mahalanobisSpread, t);
     if (zm < z) z = zm;
   }
   if (guardExcess > 0 && guardMargin > 0) {
     // zThreshold is below 0: the guard's z falls through it as the excess passes the margin.
-    const zg = squash((t * guardExcess) / guardMargin);
+    const zg = squash((t * guardExcess) / guardMargin, t);
     if (zg < z) z = zg;
   }
   return z;
+}
+
+/** The logarithmic compression of fusedZ below the threshold `t` (a function, not a closure: hot). */
+function squash(z: number, t: number): number {
+  return z < t ? t - Math.log1p(t - z) : z;
 }
