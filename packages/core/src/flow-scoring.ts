@@ -38,6 +38,11 @@ export class FlowScoringSession {
    */
   readonly #signalAggregator: WindowAggregator | null;
   #valuesReplaced = 0;
+  /**
+   * Transformed values of the current batch. The transform is not idempotent, so it never
+   * writes into the caller's batch: scoring the same entry twice must give the same scores.
+   */
+  #transformed = new Float64Array(0);
 
   constructor(
     readonly model: FloodwatchModel,
@@ -60,8 +65,8 @@ export class FlowScoringSession {
   }
 
   /**
-   * Imputes non-finite values and applies the model's transform (both in place, in the batch),
-   * aggregates, and scores the windows the batch closes.
+   * Imputes non-finite values (in place, in the batch: idempotent), applies the model's transform
+   * (into a buffer of the session's), aggregates, and scores the windows the batch closes.
    */
   push(batch: FlowBatch): ScoredWindowBatch {
     if (batch.featureCount !== this.model.features.length) {
@@ -78,13 +83,16 @@ export class FlowScoringSession {
     const signalMeans = this.#signalAggregator
       ? this.#rawSignalMeans(batch, this.#signalAggregator)
       : null;
-    applyFlowTransform(
-      this.model.detection?.transform ?? "none",
-      batch.values,
-      batch.count,
-      batch.featureCount,
-    );
-    const windows = this.#aggregator.push(batch);
+    const transform = this.model.detection?.transform ?? "none";
+    let aggregated = batch;
+    if (transform !== "none") {
+      const size = batch.count * batch.featureCount;
+      if (this.#transformed.length < size) this.#transformed = new Float64Array(size);
+      const values = this.#transformed.subarray(0, size);
+      applyFlowTransform(transform, batch.values, batch.count, batch.featureCount, values);
+      aggregated = { ...batch, values };
+    }
+    const windows = this.#aggregator.push(aggregated);
     return {
       windows,
       scores: this.#scorer.score(windows),

@@ -29,21 +29,26 @@ export function signedLog1p(x: number): number {
 const INTEGER_LOG1P = Float64Array.from({ length: 4096 }, (_, i) => Math.log1p(i));
 
 /**
- * Applies a transform in place to `count` rows of `featureCount` finite values (non-finite values
- * are replaced before, by the model's rules). `none` leaves them untouched.
+ * Applies a transform to `count` rows of `featureCount` finite values (non-finite values are
+ * replaced before, by the model's rules), writing into `out` (in place by default). `none` copies
+ * (or leaves them untouched in place).
  */
 export function applyFlowTransform(
   transform: FlowTransform,
   values: Float64Array,
   count: number,
   featureCount: number,
+  out: Float64Array = values,
 ): void {
-  if (transform === "none") return;
+  if (transform === "none") {
+    if (out !== values) out.set(values.subarray(0, count * featureCount));
+    return;
+  }
   const total = count * featureCount;
   const table = INTEGER_LOG1P;
   for (let i = 0; i < total; i++) {
     const x = values[i]!;
     const n = x >>> 0;
-    values[i] = n === x && n < 4096 ? table[n]! : x < 0 ? -Math.log1p(-x) : Math.log1p(x);
+    out[i] = n === x && n < 4096 ? table[n]! : x < 0 ? -Math.log1p(-x) : Math.log1p(x);
   }
 }
