@@ -106,6 +106,13 @@ describe("floodwatch on generated data", () => {
       "pc1",
       "pc2",
       "attackFlows",
+      "detectors",
+    ]);
+    // Each voting detector's own score beside the fused one (the default profile's: the forest
+    // and Mahalanobis).
+    expect(Object.keys(records[0]!.detectors as unknown as object)).toEqual([
+      "forest",
+      "mahalanobis",
     ]);
     expect(records[0]).toMatchObject({ window: 0, firstLine: 2, lastLine: 51 });
     expect(scored.stderr).toContain("3000 rows accepted, 0 rejected, 60 windows scored");
@@ -253,7 +260,15 @@ describe("floodwatch errors", () => {
   it("exits 1 with the reason when there are too few windows", async () => {
     const small = join(dir, "small.csv");
     expect((await floodwatch(["generate", "--out", small, "--flows", "300"])).code).toBe(0);
-    const run = await floodwatch(["train", "--out", join(dir, "m2.json"), small]);
+    // At the serving stride: the default profile would lower the stride to 1 and manage.
+    const run = await floodwatch([
+      "train",
+      "--out",
+      join(dir, "m2.json"),
+      "--train-stride",
+      "50",
+      small,
+    ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       "floodwatch: too few training windows: 300 benign flows give 6 windows",

@@ -2,7 +2,7 @@
  * `pnpm bench:core`: single-process throughput of scoring CICFlowMeter CSV, parse included,
  * at stride 50 and stride 1, plus the parser alone and csv-parse for comparison, and peak RSS.
  *
- *   pnpm bench:core [--flows 1000000]
+ *   pnpm bench:core [--flows 1000000] [--strides 50,1]
  */
 import { parseArgs } from "node:util";
 import { parse } from "csv-parse";
@@ -17,7 +17,13 @@ import {
 } from "../src/index.ts";
 import { corpusFlows, loadBenchCorpus, repeatCorpus, type BenchCorpus } from "./bench-data.ts";
 
-const { values } = parseArgs({ options: { flows: { type: "string", default: "1000000" } } });
+const { values } = parseArgs({
+  options: {
+    flows: { type: "string", default: "1000000" },
+    strides: { type: "string", default: "50,1" },
+  },
+});
+const strides = new Set(values.strides.split(",").map(Number));
 const requestedFlows = Number(values.flows);
 
 const corpus = loadBenchCorpus();
@@ -104,6 +110,7 @@ for (const [stride, trainStride] of [
   [50, 10],
   [1, 5],
 ] as const) {
+  if (!strides.has(stride)) continue;
   const model = train(stride, trainStride);
   const result = await benchScore(model);
   console.log(

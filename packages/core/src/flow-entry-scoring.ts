@@ -1,7 +1,6 @@
 /**
  * Scores one flow entry: the detector's whole job apart from Redis.
  */
-import { canonicalColumnKey } from "./flow-features.ts";
 import { flowEntryBatch, FlowEntryError, type FlowEntry } from "./flow-entry.ts";
 import { FlowScoringSession } from "./flow-scoring.ts";
 import type { FloodwatchModel } from "./model-file.ts";
@@ -40,12 +39,6 @@ export function modelFitsEntry(model: FloodwatchModel, entry: FlowEntry): boolea
   );
 }
 
-function statisticOffset(model: FloodwatchModel, feature: string): number {
-  const key = canonicalColumnKey(feature);
-  const index = model.features.findIndex((f) => canonicalColumnKey(f) === key);
-  return index < 0 ? -1 : index * 4; // the mean is the first statistic of a feature
-}
-
 /**
  * Scores every window of an entry with `model`. Throws {@link FlowEntryError} when the model
  * cannot score it (other features or window geometry).
@@ -65,14 +58,12 @@ export function scoreFlowEntry(
     firstWindowIndex: entry.meta.firstWindow,
     ...(options.scorer ? { scorer: options.scorer } : {}),
   });
-  const { windows, scores } = session.push(flowEntryBatch(entry));
+  const { windows, scores, signalMeans } = session.push(flowEntryBatch(entry));
   if (windows.count !== entry.meta.windowCount) {
     throw new FlowEntryError(
       `entry yields ${windows.count} windows, its meta says ${entry.meta.windowCount}`,
     );
   }
-  const packetsAt = statisticOffset(model, "Flow Packets/s");
-  const synAt = statisticOffset(model, "SYN Flag Count");
   const now = options.now ?? Date.now();
   const { labelled, uploadId, receivedAt } = entry.meta;
   const tally: EntryTally = {
@@ -93,7 +84,6 @@ export function scoreFlowEntry(
   };
   const results: WindowResult[] = new Array<WindowResult>(windows.count);
   for (let w = 0; w < windows.count; w++) {
-    const base = w * windows.width;
     const score = scores.decision[w]!;
     const anomaly = scores.anomaly[w] === 1;
     const result: WindowResult = {
@@ -107,8 +97,8 @@ export function scoreFlowEntry(
       pc2: scores.pc2[w]!,
       modelVersion: model.version,
       signals: {
-        packetsPerSecond: packetsAt >= 0 ? windows.features[base + packetsAt]! : null,
-        synCount: synAt >= 0 ? windows.features[base + synAt]! : null,
+        packetsPerSecond: signalOrNull(signalMeans[2 * w]!),
+        synCount: signalOrNull(signalMeans[2 * w + 1]!),
       },
       receivedAt,
       scoredAt: now,
@@ -128,4 +118,9 @@ export function scoreFlowEntry(
     results[w] = result;
   }
   return { results, tally };
+}
+
+/** A signal mean, null where the model lacks the feature (NaN in `ScoredWindowBatch.signalMeans`). */
+function signalOrNull(mean: number): number | null {
+  return Number.isNaN(mean) ? null : mean;
 }

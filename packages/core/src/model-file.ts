@@ -6,16 +6,29 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { FLOW_TRANSFORMS, type FlowTransform } from "./flow-transform.ts";
 import type { IsolationForestModel } from "./isolation-forest.ts";
 import type { NonFiniteRules } from "./non-finite-rules.ts";
 import type { PcaProjection } from "./pca.ts";
 import type { RobustScaler } from "./robust-scaler.ts";
 import type { WindowSpec } from "./window-aggregator.ts";
+import type {
+  DetectorFusion,
+  EcodModel,
+  MahalanobisModel,
+  RangeGuard,
+} from "./window-detectors.ts";
 
 /** Identifies our model files among other JSON documents. */
 export const MODEL_FORMAT = "floodwatch-model";
-/** Bumped whenever a reader of an older format could misread a newer file. */
-export const MODEL_FORMAT_VERSION = 1;
+/**
+ * Bumped whenever a reader of an older format could misread a newer file. Format 2 adds the
+ * `detection` section; a model without one (every format 1 file, and `--profile seed` models)
+ * is still written as format 1, byte for byte as before, and scores exactly as before.
+ */
+export const MODEL_FORMAT_VERSION = 2;
+/** The format of models without a `detection` section. */
+const PLAIN_FORMAT_VERSION = 1;
 
 /** How the model was trained, for the record. */
 export interface TrainingMetadata {
@@ -50,6 +63,28 @@ export interface ModelThreshold {
   validationWindows: number;
 }
 
+/**
+ * Everything beyond the prototype's forest-only pipeline, recorded so that scoring repeats the
+ * training's choices. Absent in format 1 files, which means: no transform, the forest alone.
+ */
+export interface ModelDetection {
+  /** Applied to every flow value (after non-finite replacement) before aggregation. */
+  transform: FlowTransform;
+  /**
+   * How many times as far below the validation median as the threshold quantile the threshold
+   * sits (1 = at the quantile).
+   */
+  thresholdMargin: number;
+  /** The per-dimension ECOD detector, or null. */
+  ecod: EcodModel | null;
+  /** The correlation (Mahalanobis) detector, or null. */
+  mahalanobis: MahalanobisModel | null;
+  /** The range guard, or null. */
+  guard: RangeGuard | null;
+  /** How the detectors are fused; null when the forest is the only detector. */
+  fusion: DetectorFusion | null;
+}
+
 /** A trained model, in memory, with typed arrays. */
 export interface FloodwatchModel {
   /** Content id: a digest of everything below except `createdAt`. */
@@ -64,6 +99,8 @@ export interface FloodwatchModel {
   threshold: ModelThreshold;
   pca: PcaProjection;
   training: TrainingMetadata;
+  /** Transform and extra detectors; absent means the prototype's pipeline (format 1). */
+  detection?: ModelDetection;
 }
 
 /** A model file that cannot be used, with the reason. */
@@ -74,9 +111,42 @@ export class ModelFileError extends Error {
 const finiteNumbers = z.array(z.number());
 const integers = z.array(z.number().int());
 
+const detectionSchema = z.object({
+  transform: z.enum(FLOW_TRANSFORMS),
+  thresholdMargin: z.number().min(1),
+  ecod: z
+    .object({
+      knotCount: z.number().int().min(2),
+      knots: finiteNumbers,
+      leftTail: z.array(z.union([z.literal(0), z.literal(1)])),
+    })
+    .nullable(),
+  mahalanobis: z.object({ mean: finiteNumbers, whitening: finiteNumbers }).nullable(),
+  guard: z
+    .object({
+      low: finiteNumbers,
+      high: finiteNumbers,
+      span: z.array(z.number().positive()),
+      margin: z.number().positive(),
+    })
+    .nullable(),
+  fusion: z
+    .object({
+      forestMedian: z.number(),
+      forestSpread: z.number().positive(),
+      ecodVotes: z.boolean(),
+      ecodMedian: z.number(),
+      ecodSpread: z.number().positive(),
+      mahalanobisMedian: z.number(),
+      mahalanobisSpread: z.number().positive(),
+      zThreshold: z.number(),
+    })
+    .nullable(),
+});
+
 const modelFileSchema = z.object({
   format: z.literal(MODEL_FORMAT),
-  formatVersion: z.literal(MODEL_FORMAT_VERSION),
+  formatVersion: z.union([z.literal(PLAIN_FORMAT_VERSION), z.literal(MODEL_FORMAT_VERSION)]),
   version: z.string().min(1),
   createdAt: z.string().min(1),
   toolVersion: z.string(),
@@ -124,6 +194,7 @@ const modelFileSchema = z.object({
     maxSamples: z.number().int().min(1),
     sources: z.array(z.string()),
   }),
+  detection: detectionSchema.optional(),
 });
 
 type ModelFileJson = z.infer<typeof modelFileSchema>;
@@ -162,6 +233,35 @@ function modelBody(model: Omit<FloodwatchModel, "version" | "createdAt">) {
       explainedVarianceRatio: [...pca.explainedVarianceRatio] as [number, number],
     },
     training: { ...model.training, sources: [...model.training.sources] },
+    // Left out, not null, when absent: a forest-only model keeps its format 1 bytes and version.
+    ...(model.detection ? { detection: detectionBody(model.detection) } : {}),
+  };
+}
+
+function detectionBody(detection: ModelDetection) {
+  const { ecod, mahalanobis, guard, fusion } = detection;
+  return {
+    transform: detection.transform,
+    thresholdMargin: detection.thresholdMargin,
+    ecod: ecod
+      ? {
+          knotCount: ecod.knotCount,
+          knots: Array.from(ecod.knots),
+          leftTail: Array.from(ecod.leftTail) as (0 | 1)[],
+        }
+      : null,
+    mahalanobis: mahalanobis
+      ? { mean: Array.from(mahalanobis.mean), whitening: Array.from(mahalanobis.whitening) }
+      : null,
+    guard: guard
+      ? {
+          low: Array.from(guard.low),
+          high: Array.from(guard.high),
+          span: Array.from(guard.span),
+          margin: guard.margin,
+        }
+      : null,
+    fusion: fusion ? { ...fusion } : null,
   };
 }
 
@@ -180,7 +280,7 @@ export function modelVersionOf(model: Omit<FloodwatchModel, "version" | "created
 export function serializeModel(model: FloodwatchModel): string {
   const document: ModelFileJson = {
     format: MODEL_FORMAT,
-    formatVersion: MODEL_FORMAT_VERSION,
+    formatVersion: model.detection ? MODEL_FORMAT_VERSION : PLAIN_FORMAT_VERSION,
     version: model.version,
     createdAt: model.createdAt,
     ...modelBody(model),
@@ -254,6 +354,40 @@ export function parseModel(text: string): FloodwatchModel {
     },
     training: doc.training,
   };
+  if (doc.detection) {
+    if (doc.formatVersion === PLAIN_FORMAT_VERSION) {
+      throw new ModelFileError(
+        `invalid model file: a format ${PLAIN_FORMAT_VERSION} file cannot have a detection section`,
+      );
+    }
+    const { ecod, mahalanobis, guard, fusion } = doc.detection;
+    model.detection = {
+      transform: doc.detection.transform,
+      thresholdMargin: doc.detection.thresholdMargin,
+      ecod: ecod
+        ? {
+            knotCount: ecod.knotCount,
+            knots: Float64Array.from(ecod.knots),
+            leftTail: Uint8Array.from(ecod.leftTail),
+          }
+        : null,
+      mahalanobis: mahalanobis
+        ? {
+            mean: Float64Array.from(mahalanobis.mean),
+            whitening: Float64Array.from(mahalanobis.whitening),
+          }
+        : null,
+      guard: guard
+        ? {
+            low: Float64Array.from(guard.low),
+            high: Float64Array.from(guard.high),
+            span: Float64Array.from(guard.span),
+            margin: guard.margin,
+          }
+        : null,
+      fusion,
+    };
+  }
   checkModelConsistency(model);
   return model;
 }
@@ -290,6 +424,37 @@ function checkModelConsistency(model: FloodwatchModel): void {
   lengthIs("forest.leafValue", forest.leafValue.length, nodes);
   if (forest.treeOffsets[0] !== 0 || forest.treeOffsets[forest.nEstimators] !== nodes) {
     fail("forest.treeOffsets must start at 0 and end at the node count");
+  }
+  const detection = model.detection;
+  if (detection) {
+    const { ecod, mahalanobis, guard, fusion } = detection;
+    if (mahalanobis) {
+      lengthIs("detection.mahalanobis.mean", mahalanobis.mean.length, width);
+      lengthIs(
+        "detection.mahalanobis.whitening",
+        mahalanobis.whitening.length,
+        (width * (width + 1)) / 2,
+      );
+    }
+    if (ecod) {
+      lengthIs("detection.ecod.knots", ecod.knots.length, width * ecod.knotCount);
+      lengthIs("detection.ecod.leftTail", ecod.leftTail.length, width);
+      // Scoring binary-searches the knots.
+      for (let i = 1; i < ecod.knots.length; i++) {
+        if (i % ecod.knotCount !== 0 && ecod.knots[i]! < ecod.knots[i - 1]!) {
+          fail(`detection.ecod.knots of dimension ${Math.floor(i / ecod.knotCount)} not ascending`);
+        }
+      }
+    }
+    if (guard) {
+      lengthIs("detection.guard.low", guard.low.length, width);
+      lengthIs("detection.guard.high", guard.high.length, width);
+      lengthIs("detection.guard.span", guard.span.length, width);
+    }
+    if ((ecod !== null || mahalanobis !== null || guard !== null) !== (fusion !== null)) {
+      fail("detection.fusion must be present exactly when another detector is");
+    }
+    if (fusion?.ecodVotes && !ecod) fail("detection.fusion.ecodVotes without detection.ecod");
   }
   for (let t = 0; t < forest.nEstimators; t++) {
     const start = forest.treeOffsets[t]!;

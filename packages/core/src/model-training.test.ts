@@ -147,8 +147,8 @@ describe("trainModel", () => {
 });
 
 describe("WindowScorer", () => {
-  it("equals scaling, the forest and the PCA applied step by step", () => {
-    const model = trainModel(trainingFlows(3000, 10), options());
+  it("equals scaling, the forest and the PCA applied step by step (seed profile)", () => {
+    const model = trainModel(trainingFlows(3000, 10), options({ profile: "seed" }));
     const aggregator = new WindowAggregator(3, { size: 50, stride: 5 });
     const windows = aggregator.push(flowBatch(2000, 11, { attackFrom: 1500 }));
     const scored = new WindowScorer(model).score(windows);
@@ -171,8 +171,79 @@ describe("WindowScorer", () => {
   });
 });
 
+describe("training profiles", () => {
+  it("seed builds the prototype's pipeline: raw values, the forest alone, a format 1 file", () => {
+    const model = trainModel(trainingFlows(1500, 13), options({ profile: "seed" }));
+    expect(model.detection).toBeUndefined();
+    expect(JSON.parse(serializeModel(model)).formatVersion).toBe(1);
+  });
+
+  it("default transforms, fuses Mahalanobis, keeps ECOD to explain, and records it all", () => {
+    const model = trainModel(trainingFlows(1500, 13), options());
+    const detection = model.detection!;
+    expect(detection.transform).toBe("signed-log1p");
+    expect(detection.thresholdMargin).toBe(2.25);
+    expect(detection.mahalanobis!.whitening.length).toBe((12 * 13) / 2);
+    expect(detection.ecod!.knots.length).toBe(12 * 257);
+    expect(detection.fusion!.ecodVotes).toBe(false);
+    expect(detection.guard).toBeNull();
+    // The threshold sits 2.25 times the validation quantile's distance below the median.
+    const { forestMedian, forestSpread, zThreshold } = detection.fusion!;
+    expect(model.threshold.value).toBe(forestMedian + zThreshold * forestSpread);
+    const text = serializeModel(model);
+    expect(JSON.parse(text).formatVersion).toBe(2);
+    expect(serializeModel(parseModel(text))).toBe(text);
+  });
+
+  it("picks the training stride from the window budget unless told", () => {
+    // 3,000 flows, one sequence: (3000 - 50) / 5000 rounds down to 0, so stride 1.
+    const { trainStride: _ignored, ...rest } = options();
+    const model = trainModel(trainingFlows(3000, 14), rest);
+    expect(model.training.trainStride).toBe(1);
+    expect(model.training.windows).toBe(2951);
+    const seed = trainModel(trainingFlows(3000, 14), { ...rest, profile: "seed" });
+    expect(seed.training.trainStride).toBe(50);
+    expect(seed.training.windows).toBe(60);
+  });
+
+  it("warns when the threshold rests on too few validation windows", () => {
+    const warnings: string[] = [];
+    trainModel(
+      trainingFlows(1500, 15),
+      options({ trainStride: 50, onWarning: (m) => warnings.push(m) }),
+    );
+    // 30 windows at stride 50: 24 fit, 6 validate; 6 × 0.01 = 0.06 windows below the threshold.
+    expect(warnings).toEqual([
+      "the threshold rests on 6 validation windows: at quantile 0.01 that is 0.1 windows below " +
+        "it, fewer than 2; expect more false alarms than the validation rate says — train on " +
+        "more benign flows or with a smaller --train-stride",
+    ]);
+  });
+
+  it("scores the same through the session as fused step by step", () => {
+    const model = trainModel(trainingFlows(3000, 16), options());
+    const session = new FlowScoringSession(model);
+    const { scores } = session.push(flowBatch(1000, 17, { attackFrom: 500 }));
+    const fusion = model.detection!.fusion!;
+    const d = scores.detectors!;
+    expect(d.ecod).toBeNull();
+    for (let w = 0; w < scores.count; w++) {
+      const zf = (d.forest[w]! - fusion.forestMedian) / fusion.forestSpread;
+      const zm = (fusion.mahalanobisMedian - d.mahalanobis![w]!) / fusion.mahalanobisSpread;
+      const t = fusion.zThreshold;
+      const squashed = zm < t ? t - Math.log1p(t - zm) : zm;
+      const expected =
+        zf <= squashed ? d.forest[w]! : fusion.forestMedian + squashed * fusion.forestSpread;
+      expect(scores.decision[w]).toBe(expected);
+      expect(scores.anomaly[w]).toBe(expected < model.threshold.value ? 1 : 0);
+    }
+    expect(Array.from(scores.anomaly.slice(10))).toEqual(new Array(10).fill(1));
+  });
+});
+
 describe("model file", () => {
-  const model = trainModel(trainingFlows(1200, 12), options());
+  const model = trainModel(trainingFlows(1200, 12), options({ profile: "seed" }));
+  const fused = trainModel(trainingFlows(1200, 12), options());
   const text = serializeModel(model);
 
   it("round-trips to the same bytes", () => {
@@ -208,6 +279,20 @@ describe("model file", () => {
         d.forest.left[node] = node;
       }),
       /children outside its tree/,
+    ],
+    [
+      "a detection section in a format 1 file",
+      broken((d) => (d.detection = JSON.parse(serializeModel(fused)).detection)),
+      /a format 1 file cannot have a detection section/,
+    ],
+    [
+      "ECOD knots out of order",
+      (() => {
+        const doc = JSON.parse(serializeModel(fused)) as Record<string, any>;
+        doc.detection.ecod.knots[1] = -1e300;
+        return JSON.stringify(doc);
+      })(),
+      /detection.ecod.knots of dimension 0 not ascending/,
     ],
     [
       "stride above size",

@@ -1,4 +1,4 @@
-import { scoreFlowCsv, type ScoredWindowBatch } from "@floodwatch/core";
+import { scoreFlowCsv, type DetectorScores, type ScoredWindowBatch } from "@floodwatch/core";
 import { checkInputs, openFlowInput, withInputName } from "../flow-input.ts";
 import { loadModelFile } from "../model-loading.ts";
 import { type CommandSpec, choiceOption, stringOption } from "../options.ts";
@@ -47,7 +47,9 @@ export const scoreCommand: CommandSpec = {
             ...(labelled ? { attackFlows: windows.attackFlows[w]! } : {}),
           };
           await out.line(
-            format === "ndjson" ? JSON.stringify(record) : Object.values(record).join(","),
+            format === "ndjson"
+              ? JSON.stringify({ ...record, ...detectorFields(scores.detectors, w) })
+              : Object.values(record).join(","),
           );
         }
       };
@@ -80,4 +82,20 @@ export function reportSummary(
       `${summary.windowsScored} windows scored, ${summary.anomalies} anomalous, ` +
       `${summary.tailFlows} tail flows, ${summary.valuesReplaced} non-finite values replaced\n`,
   );
+}
+
+/**
+ * Each detector's own score behind a fused one (ndjson only: the CSV columns stay fixed), so a
+ * reader can see which detector raised the alarm. Nothing for forest-only models.
+ */
+function detectorFields(detectors: DetectorScores | undefined, w: number) {
+  if (!detectors) return {};
+  return {
+    detectors: {
+      forest: detectors.forest[w]!,
+      ...(detectors.mahalanobis ? { mahalanobis: detectors.mahalanobis[w]! } : {}),
+      ...(detectors.ecod ? { ecod: detectors.ecod[w]! } : {}),
+      ...(detectors.guardExcess ? { guardExcess: detectors.guardExcess[w]! } : {}),
+    },
+  };
 }

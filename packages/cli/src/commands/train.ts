@@ -2,22 +2,40 @@ import { writeFile } from "node:fs/promises";
 import {
   DEFAULT_FEATURES,
   DEFAULT_THRESHOLD_QUANTILE,
+  FLOW_TRANSFORMS,
   TOOL_VERSION,
+  TRAINING_PROFILES,
+  VOTING_DETECTORS,
   FlowCsvReader,
   TrainingFlows,
   serializeModel,
   trainModel,
+  type VotingDetector,
 } from "@floodwatch/core";
+import { UsageError } from "../cli-error.ts";
 import { checkInputs, newContentHash, openFlowInput, withInputName } from "../flow-input.ts";
-import { type CommandSpec, intOption, numberOption, stringOption } from "../options.ts";
+import {
+  type CommandSpec,
+  choiceOption,
+  intOption,
+  numberOption,
+  stringOption,
+} from "../options.ts";
 
 export const trainCommand: CommandSpec = {
   name: "train",
   usage:
-    "train --out MODEL [--window 50] [--stride 50] [--train-stride N] [--trees 100] " +
-    "[--max-samples 256] [--quantile Q] [--seed 42] [--features a,b,...] FILE...",
+    "train --out MODEL [--profile default|seed] [--window 50] [--stride 50] [--train-stride N] " +
+    "[--trees 100] [--max-samples 256] [--quantile Q] [--threshold-margin M] " +
+    "[--transform signed-log1p|none] [--detectors mahalanobis,ecod,guard|none] " +
+    "[--guard-margin G] [--seed 42] [--features a,b,...] FILE...",
   options: {
     out: { type: "string" },
+    profile: { type: "string" },
+    transform: { type: "string" },
+    detectors: { type: "string" },
+    "guard-margin": { type: "string" },
+    "threshold-margin": { type: "string" },
     window: { type: "string" },
     stride: { type: "string" },
     "train-stride": { type: "string" },
@@ -32,7 +50,25 @@ export const trainCommand: CommandSpec = {
     const out = stringOption(values, "out", { required: true });
     const size = intOption(values, "window", 50, { min: 2 });
     const stride = intOption(values, "stride", size, { min: 1, max: size });
-    const trainStride = intOption(values, "train-stride", stride, { min: 1, max: size });
+    const profile = choiceOption(values, "profile", TRAINING_PROFILES, "default");
+    // Unset options are left to the profile (model-training.ts), which picks them.
+    const trainStride =
+      values["train-stride"] === undefined
+        ? undefined
+        : intOption(values, "train-stride", stride, { min: 1, max: size });
+    const transform =
+      values.transform === undefined
+        ? undefined
+        : choiceOption(values, "transform", FLOW_TRANSFORMS, "none");
+    const detectors = detectorsOption(values.detectors);
+    const guardMargin =
+      values["guard-margin"] === undefined
+        ? undefined
+        : numberOption(values, "guard-margin", 1, { gt: 0 });
+    const thresholdMargin =
+      values["threshold-margin"] === undefined
+        ? undefined
+        : numberOption(values, "threshold-margin", 1, { gt: 0.999 });
     const trees = intOption(values, "trees", 100, { min: 1, max: 10_000 });
     const maxSamples = intOption(values, "max-samples", 256, { min: 2 });
     const quantile = numberOption(values, "quantile", DEFAULT_THRESHOLD_QUANTILE, { gt: 0, lt: 1 });
@@ -66,10 +102,20 @@ export const trainCommand: CommandSpec = {
       }
     }
     const createdAt = createdAtOption(values["created-at"]);
+    const warnings: string[] = [];
     const model = trainModel(flows, {
       features,
+      profile,
       window: { size, stride },
-      trainStride,
+      ...(trainStride === undefined ? {} : { trainStride }),
+      ...(transform === undefined ? {} : { transform }),
+      ...(detectors === undefined ? {} : { detectors }),
+      ...(guardMargin === undefined ? {} : { guardMargin }),
+      ...(thresholdMargin === undefined ? {} : { thresholdMargin }),
+      onWarning: (message) => {
+        warnings.push(message);
+        process.stderr.write(`warning: ${message}\n`);
+      },
       trees,
       maxSamples,
       quantile,
@@ -93,11 +139,15 @@ export const trainCommand: CommandSpec = {
         fitWindows: model.training.fitWindows,
         validationWindows: model.training.validationWindows,
         window: model.window,
-        trainStride,
+        trainStride: model.training.trainStride,
+        profile,
+        transform: model.detection?.transform ?? "none",
+        detectors: votingDetectors(model),
         threshold: model.threshold.value,
         quantile: model.threshold.quantile,
         validationFpr: model.threshold.validationFpr,
         pcaExplainedVariance: model.pca.explainedVarianceRatio,
+        warnings,
       }) + "\n",
     );
   },
@@ -112,4 +162,39 @@ function createdAtOption(value: unknown): string {
   const epoch = process.env.SOURCE_DATE_EPOCH;
   if (epoch && /^\d+$/.test(epoch)) return new Date(Number(epoch) * 1000).toISOString();
   return new Date().toISOString();
+}
+
+/** `--detectors a,b` (or `none`): the detectors voting beside the forest. */
+function detectorsOption(value: unknown): VotingDetector[] | undefined {
+  if (typeof value !== "string") return undefined;
+  const names = value
+    .split(",")
+    .map((d) => d.trim())
+    .filter(Boolean);
+  if (names.length === 1 && names[0] === "none") return [];
+  for (const name of names) {
+    if (!(VOTING_DETECTORS as readonly string[]).includes(name)) {
+      throw new UsageError(
+        `--detectors takes a comma-separated list of ${VOTING_DETECTORS.join(", ")} (or none), got ${name}`,
+      );
+    }
+  }
+  return names as VotingDetector[];
+}
+
+/** The detectors that vote in a trained model, the forest first. */
+function votingDetectors(model: {
+  detection?: {
+    ecod: unknown;
+    mahalanobis: unknown;
+    guard: unknown;
+    fusion: { ecodVotes: boolean } | null;
+  };
+}): string[] {
+  const d = model.detection;
+  const names = ["forest"];
+  if (d?.mahalanobis) names.push("mahalanobis");
+  if (d?.fusion?.ecodVotes) names.push("ecod");
+  if (d?.guard) names.push("guard");
+  return names;
 }
