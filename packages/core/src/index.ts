@@ -25,5 +25,6 @@ export * from "./flow-entry.ts";
 export * from "./flow-entry-scoring.ts";
 export * from "./redis-keys.ts";
 export * from "./stream-contracts.ts";
+export * from "./http-contracts.ts";
 export * from "./model-summary.ts";
 export * from "./training-contract.ts";

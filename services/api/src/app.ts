@@ -184,7 +184,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     const path = new URL(request.url ?? "/", "http://api.invalid").pathname;
     if (path !== "/ws") {
       refuseUpgrade(socket, 404, "Not Found", {
-        error: "NotFound",
+        error: "not_found",
         message: `no WebSocket endpoint at ${path}`,
       });
       return;
@@ -206,7 +206,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   });
 
   app.get("/ws", () => {
-    throw new ApiError(426, "UpgradeRequired", "GET /ws expects a WebSocket upgrade");
+    throw new ApiError(426, "upgrade_required", "GET /ws expects a WebSocket upgrade");
   });
 
   app.get("/api/summary", async () => summaries.read());
@@ -219,7 +219,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   app.get("/api/uploads/:id", async (request) => {
     const { id } = parseQuery(uploadParamsSchema, request.params, "path");
     const upload = await readUpload(redis, keys, id);
-    if (!upload) throw new ApiError(404, "UnknownUpload", `upload ${id} is not known`);
+    if (!upload) throw new ApiError(404, "unknown_upload", `upload ${id} is not known`);
     return upload;
   });
 

@@ -192,11 +192,11 @@ describe("GET /api/uploads/:id", () => {
       const empty = await app.inject("/api/uploads/");
       expect(empty.statusCode).toBe(400);
       const body = errorBodySchema.parse(empty.json());
-      expect(body.error).toBe("BadPath");
+      expect(body.error).toBe("bad_path");
       expect(body.message).toMatch(/^invalid path parameter id: /);
       const long = await app.inject(`/api/uploads/${"x".repeat(101)}`);
       expect(long.statusCode).toBe(414);
-      expect(errorBodySchema.strict().parse(long.json()).error).toBe("FST_ERR_MAX_PARAM_LENGTH");
+      expect(errorBodySchema.strict().parse(long.json()).error).toBe("uri_too_long");
     } finally {
       await app.close();
     }
@@ -208,7 +208,7 @@ describe("GET /api/uploads/:id", () => {
       const response = await app.inject("/api/uploads/nope");
       expect(response.statusCode).toBe(404);
       expect(errorBodySchema.parse(response.json())).toEqual({
-        error: "UnknownUpload",
+        error: "unknown_upload",
         message: "upload nope is not known",
       });
     } finally {

@@ -333,7 +333,7 @@ describe("GET /ws", () => {
     const response = await app.inject("/ws");
     expect(response.statusCode).toBe(426);
     expect(response.json()).toEqual({
-      error: "UpgradeRequired",
+      error: "upgrade_required",
       message: "GET /ws expects a WebSocket upgrade",
     });
   });

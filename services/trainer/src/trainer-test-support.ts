@@ -18,7 +18,6 @@ import { createTrainerMetrics, type TrainerMetrics } from "./metrics.ts";
 import {
   TRAINING_INPUT_CHUNK_BYTES,
   TRAINING_QUEUE,
-  trainingKeys,
   trainingSettingsSchema,
   type TrainingJobData,
   type TrainingJobResult,
@@ -76,7 +75,7 @@ export async function openTrainerTestBed(
     statuses,
     async submit(csv, settings = {}, name = "generated.csv") {
       const jobId = randomUUID();
-      const inputKey = trainingKeys(keys).input(jobId);
+      const inputKey = keys.trainingInput(jobId);
       const bytes = typeof csv === "string" ? Buffer.from(csv) : csv;
       let chunks = 0;
       for (let at = 0; at < bytes.length; at += TRAINING_INPUT_CHUNK_BYTES) {

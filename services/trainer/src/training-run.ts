@@ -23,7 +23,6 @@ import { publishModel } from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 import {
   encodeModelMeta,
-  trainingKeys,
   type TrainingEvaluation,
   type TrainingJobData,
   type TrainingJobResult,
@@ -172,7 +171,7 @@ export async function runTraining(
   };
   // Metadata first, so a version never shows up in a listing without it.
   await deps.redis.hset(
-    trainingKeys(deps.keys).modelMeta(model.version),
+    deps.keys.modelMeta(model.version),
     encodeModelMeta({
       origin: "trained",
       jobId,
