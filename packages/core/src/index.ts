@@ -1,11 +1,11 @@
 /**
  * @floodwatch/core — the domain logic of floodwatch, free of I/O: flow CSV reading, windows,
- * Isolation Forest, scaling, threshold calibration, PCA, the model file, evaluation and the
- * synthetic flow generator. Services and the CLI only wire these to files, Redis and HTTP.
+ * Isolation Forest, scaling, threshold calibration, PCA, the model file and evaluation. Services
+ * and the CLI only wire these to files, Redis and HTTP. The synthetic flow generator has its own
+ * entry, `@floodwatch/core/generator`.
  */
 export * from "./flow-csv-reader.ts";
 export * from "./flow-features.ts";
-export * from "./flow-generator.ts";
 export * from "./flow-scoring.ts";
 export * from "./growable-matrix.ts";
 export * from "./isolation-forest.ts";

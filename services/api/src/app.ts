@@ -7,7 +7,13 @@ import type { Duplex } from "node:stream";
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import { redisKeys, type ErrorBody } from "@floodwatch/core";
-import { checkWebSocketAuth, registerPerimeter, withDeadline } from "@floodwatch/platform";
+import {
+  backlog,
+  checkWebSocketAuth,
+  readGlobalCounters,
+  registerPerimeter,
+  withDeadline,
+} from "@floodwatch/platform";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -21,7 +27,7 @@ import { modelRoutes } from "./models/model-routes.ts";
 import type { TrainingQueue } from "./models/training-queue.ts";
 import { ApiMetrics } from "./metrics.ts";
 import { ResultsRelay } from "./results-relay.ts";
-import { readBacklog, readCounters, SummaryReader } from "./summary.ts";
+import { SummaryReader } from "./summary.ts";
 import { listUploads, readUpload, UploadWatcher } from "./uploads.ts";
 import { recentWindows } from "./windows.ts";
 import { DEFAULT_LIVE_TIMING, WsHub, type LiveTiming } from "./ws-hub.ts";
@@ -257,19 +263,12 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
 
   app.get("/metrics", async (request, reply) => {
     try {
-      const [counters, backlog] = await withDeadline(
-        Promise.all([readCounters(redis, keys), readBacklog(redis, keys)]),
+      const [counters, entries] = await withDeadline(
+        Promise.all([readGlobalCounters(redis, keys), backlog(redis, keys)]),
         timing.redisCheckMs,
         () => new Error(`redis did not answer within ${timing.redisCheckMs} ms`),
       );
-      metrics.update({
-        windowsScored: counters.windowsScored,
-        anomalies: counters.anomalies,
-        flowsIngested: counters.flowsIngested,
-        backlog,
-        deadLetters: counters.deadLetters,
-        wsClients: hub.size,
-      });
+      metrics.update({ ...counters, backlog: entries, wsClients: hub.size });
     } catch (error) {
       // Process metrics and latencies are still worth a scrape while Redis is away.
       request.log.warn({ err: error }, "metrics served without refreshing the Redis figures");

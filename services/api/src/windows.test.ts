@@ -10,7 +10,7 @@ import {
   testPrefix,
   testRedis,
   windowRun,
-} from "./test-fixtures.ts";
+} from "./api-test-kit.ts";
 
 let server: RedisServer;
 let redis: Redis;

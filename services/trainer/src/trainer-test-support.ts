@@ -4,13 +4,12 @@
  */
 import { randomUUID } from "node:crypto";
 import {
-  generateFlowCsv,
   redisKeys,
   trainingJobStatusSchema,
-  type AttackKind,
   type RedisKeys,
   type TrainingJobStatus,
 } from "@floodwatch/core";
+import { generateFlowCsv, type AttackKind } from "@floodwatch/core/generator";
 import { closeRedis, connectRedis, createLogger } from "@floodwatch/platform";
 import { Queue, type Job } from "bullmq";
 import type { Redis } from "ioredis";

@@ -7,12 +7,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import {
-  generateFlowCsv,
-  parseModel,
-  trainingJobStatusSchema,
-  type TrainingJobStatus,
-} from "@floodwatch/core";
+import { parseModel, trainingJobStatusSchema, type TrainingJobStatus } from "@floodwatch/core";
+import { generateFlowCsv } from "@floodwatch/core/generator";
 import {
   closeRedis,
   connectRedis,
