@@ -28,3 +28,4 @@ export * from "./stream-contracts.ts";
 export * from "./http-contracts.ts";
 export * from "./model-summary.ts";
 export * from "./training-contract.ts";
+export * from "./training-read.ts";
