@@ -34,6 +34,10 @@ export const ERROR_CODES = [
   "bad_query",
   "bad_path",
   "unknown_upload",
+  // The API's incidents.
+  "unknown_incident",
+  "bad_mute",
+  "unknown_mute",
   // The API's model lifecycle.
   "empty_upload",
   "bad_multipart",

@@ -29,3 +29,7 @@ export * from "./http-contracts.ts";
 export * from "./model-summary.ts";
 export * from "./training-contract.ts";
 export * from "./training-read.ts";
+export * from "./incident-contracts.ts";
+export * from "./incident-tracker.ts";
+export * from "./incident-mutes.ts";
+export * from "./incident-notification.ts";

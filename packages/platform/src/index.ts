@@ -8,3 +8,4 @@ export * from "./redis-script.ts";
 export * from "./deadline.ts";
 export * from "./pipeline-state/index.ts";
 export * from "./shutdown.ts";
+export * from "./incident-store.ts";
