@@ -11,8 +11,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { generateFlowCsv } from "@floodwatch/core/generator";
 import {
-  generateFlowCsv,
   incidentFacts,
   incidentSchema,
   parseModel,

@@ -14,12 +14,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import {
-  generateFlowCsv,
-  uploadAcceptedSchema,
-  type ServerMessage,
-  type UploadStatus,
-} from "@floodwatch/core";
+import { generateFlowCsv } from "@floodwatch/core/generator";
+import { uploadAcceptedSchema, type ServerMessage, type UploadStatus } from "@floodwatch/core";
 import { freePort } from "@floodwatch/platform";
 import { WebSocket } from "ws";
 import { afterEach, describe, expect, it, onTestFailed } from "vitest";

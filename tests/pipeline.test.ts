@@ -8,13 +8,12 @@ import { createReadStream, existsSync } from "node:fs";
 import { resolve } from "node:path";
 import {
   DETECTOR_GROUP,
-  generateFlowCsv,
   redisKeys,
   type FloodwatchModel,
-  type FlowGeneratorOptions,
   type UploadStatus,
   type WindowResult,
 } from "@floodwatch/core";
+import { generateFlowCsv, type FlowGeneratorOptions } from "@floodwatch/core/generator";
 import { closeRedis, connectRedis, publishModel } from "@floodwatch/platform";
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import {

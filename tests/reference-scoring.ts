@@ -7,13 +7,13 @@ import {
   FlowCsvReader,
   TOOL_VERSION,
   TrainingFlows,
-  generateFlowCsv,
   parseModel,
   scoreFlowCsv,
   trainModel,
   type FloodwatchModel,
   type WindowSpec,
 } from "@floodwatch/core";
+import { generateFlowCsv } from "@floodwatch/core/generator";
 import { defaultModelPath } from "@floodwatch/platform";
 import type { CsvSource } from "./pipeline-client.ts";
 

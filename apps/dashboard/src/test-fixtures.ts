@@ -5,6 +5,7 @@ import type {
   UploadStatus,
   WindowResult,
 } from "@floodwatch/core/stream-contracts";
+import type { ModelVersion } from "@floodwatch/core/http-contracts";
 
 /** The default model's published figures. */
 export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummary {
@@ -19,6 +20,32 @@ export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummar
     trainedAt: "2026-11-23T00:00:00.000Z",
     explainedVariance: [0.6572, 0.077],
     trainingFlows: 100_000,
+    ...overrides,
+  };
+}
+
+/** A registry version as `GET /api/models` lists it. */
+export function modelVersion(overrides: Partial<ModelVersion> = {}): ModelVersion {
+  return {
+    ...modelSummary(),
+    createdAt: "2026-11-23T00:00:00.000Z",
+    publishedAt: 1_700_000_000_000,
+    active: false,
+    training: {
+      flows: 100_000,
+      flowsExcluded: 0,
+      valuesReplaced: 0,
+      windows: 2_000,
+      fitWindows: 1_600,
+      validationWindows: 400,
+      trainStride: 50,
+      contentHash: "0".repeat(64),
+      seed: 42,
+      trees: 100,
+      maxSamples: 256,
+      sources: ["benign.csv"],
+    },
+    meta: null,
     ...overrides,
   };
 }

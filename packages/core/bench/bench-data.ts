@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateFlowCsv } from "../src/flow-generator.ts";
+import { generateFlowCsv } from "../src/generator/index.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 /** The shared real data, beside the checkout. */

@@ -22,13 +22,12 @@ import {
   TrainingFlows,
   WindowEvaluation,
   createPrng,
-  generateFlowCsv,
   splitCsvLine,
   trainModel,
-  type AttackKind,
   type FloodwatchModel,
   type TrainingOptions,
 } from "../src/index.ts";
+import { generateFlowCsv, type AttackKind } from "../src/generator/index.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 /** The shared real data, beside the checkout. */

@@ -24,6 +24,18 @@ export interface EntryTally {
   tn: number;
 }
 
+/**
+ * Flows an entry adds to its upload's coverage: all of them for the first entry, else only
+ * those past the left context it repeats from the entry before (`windowCount * stride`).
+ * Summed over an upload's entries, this counts each flow once; ingest's queued-flow counter and
+ * the detector's scored-flow counter both use it.
+ */
+export function flowsAddedBy(
+  meta: Pick<FlowEntry["meta"], "firstWindow" | "flowCount" | "windowCount" | "window">,
+): number {
+  return meta.firstWindow === 0 ? meta.flowCount : meta.windowCount * meta.window.stride;
+}
+
 /** An entry's results and tally. */
 export interface ScoredEntry {
   results: WindowResult[];
@@ -68,12 +80,7 @@ export function scoreFlowEntry(
   const { labelled, uploadId, receivedAt } = entry.meta;
   const tally: EntryTally = {
     windows: windows.count,
-    // Flows this entry adds to the sequence's coverage: its left context was counted by the
-    // entry before it, so summing over an upload's entries gives each flow once.
-    flows:
-      entry.meta.firstWindow === 0
-        ? entry.meta.flowCount
-        : entry.meta.windowCount * entry.meta.window.stride,
+    flows: flowsAddedBy(entry.meta),
     anomalies: 0,
     lastScore: Number.NaN,
     worstScore: Number.POSITIVE_INFINITY,

@@ -1,11 +1,11 @@
 /**
  * @floodwatch/core — the domain logic of floodwatch, free of I/O: flow CSV reading, windows,
- * Isolation Forest, scaling, threshold calibration, PCA, the model file, evaluation and the
- * synthetic flow generator. Services and the CLI only wire these to files, Redis and HTTP.
+ * Isolation Forest, scaling, threshold calibration, PCA, the model file and evaluation. Services
+ * and the CLI only wire these to files, Redis and HTTP. The synthetic flow generator has its own
+ * entry, `@floodwatch/core/generator`.
  */
 export * from "./flow-csv-reader.ts";
 export * from "./flow-features.ts";
-export * from "./flow-generator.ts";
 export * from "./flow-scoring.ts";
 export * from "./flow-transform.ts";
 export * from "./growable-matrix.ts";
@@ -27,8 +27,10 @@ export * from "./flow-entry.ts";
 export * from "./flow-entry-scoring.ts";
 export * from "./redis-keys.ts";
 export * from "./stream-contracts.ts";
+export * from "./http-contracts.ts";
 export * from "./model-summary.ts";
 export * from "./training-contract.ts";
+export * from "./training-read.ts";
 export * from "./incident-contracts.ts";
 export * from "./incident-tracker.ts";
 export * from "./incident-mutes.ts";

@@ -24,7 +24,7 @@ export interface RedisKeys {
   results: string;
   /** Stream of flow entries that could not be scored, with the reason. */
   deadLetters: string;
-  /** Hash of the global counters (see {@link GLOBAL_COUNTER_FIELDS}). */
+  /** Hash of the global counters: windows and flows scored, anomalies (the detector's commit). */
   counters: string;
   /** Hash of one upload's state and counters. */
   upload(uploadId: string): string;
@@ -46,6 +46,10 @@ export interface RedisKeys {
   trainingChannel: string;
   /** Prefix for BullMQ queues, so they live beside the deployment's other keys. */
   queuePrefix: string;
+  /** List of a training upload's pieces (Buffers of about `TRAINING_INPUT_CHUNK_BYTES`), in order. */
+  trainingInput(jobId: string): string;
+  /** Hash of a model version's metadata beyond the model file (see `ModelMeta`). */
+  modelMeta(version: string): string;
   /** Incident keys, owned by the incidents service (see docs/architecture.md). */
   incidents: IncidentKeys;
 }
@@ -106,6 +110,8 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     modelChannel: key("model:activated"),
     trainingChannel: key("training:events"),
     queuePrefix: key("queue"),
+    trainingInput: (jobId) => key(`training-input:${jobId}`),
+    modelMeta: (version) => key(`model-meta:${version}`),
     incidents: {
       events: key("incident-events"),
       tracker: (uploadId) => key(`incident-tracker:${uploadId}`),

@@ -218,14 +218,3 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
   }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
-
-/** Body of every HTTP error answer: what went wrong and, for bad input, where. */
-export const errorBodySchema = z.object({
-  error: z.string(),
-  message: z.string(),
-  line: z.number().int().optional(),
-  column: z.number().int().optional(),
-  missing: z.array(z.string()).optional(),
-  seen: z.array(z.string()).optional(),
-});
-export type ErrorBody = z.infer<typeof errorBodySchema>;

@@ -5,7 +5,6 @@ import {
   decodeModelMeta,
   describeSettingsError,
   encodeModelMeta,
-  trainingKeys,
   trainingSettingsSchema,
   type ModelMeta,
 } from "./training-contract.ts";
@@ -51,8 +50,8 @@ describe("training settings", () => {
 
 describe("training keys and model metadata", () => {
   it("derive key names from the deployment prefix", () => {
-    const keys = trainingKeys(redisKeys("fw-test"));
-    expect(keys.input("job-1")).toBe("fw-test:training-input:job-1");
+    const keys = redisKeys("fw-test");
+    expect(keys.trainingInput("job-1")).toBe("fw-test:training-input:job-1");
     expect(keys.modelMeta("0123456789ab")).toBe("fw-test:model-meta:0123456789ab");
   });
 

@@ -4,7 +4,6 @@
  * metadata the trainer stores beside each version. Pure, so both sides import it.
  */
 import { DEFAULT_FEATURES, canonicalColumnKey } from "./flow-features.ts";
-import type { RedisKeys } from "./redis-keys.ts";
 import type { TrainingJobStatus } from "./stream-contracts.ts";
 import { DEFAULT_THRESHOLD_QUANTILE } from "./threshold.ts";
 import { z } from "zod";
@@ -30,22 +29,6 @@ export const TRAINING_INPUT_TTL_SECONDS = 24 * 60 * 60;
  * version or the failure reason; older ones are trimmed by BullMQ.
  */
 export const TRAINING_JOBS_KEPT = 1000;
-
-/** Keys the model lifecycle adds to {@link RedisKeys}, derived from the same prefix. */
-export interface TrainingKeys {
-  /** List of the upload's pieces (Buffers of about {@link TRAINING_INPUT_CHUNK_BYTES}), in order. */
-  input(jobId: string): string;
-  /** Hash of a model version's metadata beyond the model file (see {@link ModelMeta}). */
-  modelMeta(version: string): string;
-}
-
-/** Builds the training keys of a deployment. */
-export function trainingKeys(keys: RedisKeys): TrainingKeys {
-  return {
-    input: (jobId) => `${keys.prefix}:training-input:${jobId}`,
-    modelMeta: (version) => `${keys.prefix}:model-meta:${version}`,
-  };
-}
 
 /** Limits of the settings a training request may ask for (the CLI's `train` bounds). */
 const MAX_WINDOW = 100_000;
@@ -167,7 +150,7 @@ export function describeSettingsError(error: z.ZodError): { field: string; messa
 export const trainingJobDataSchema = z.object({
   /** Name of the training input (the uploaded file name), recorded as the model's source. */
   name: z.string().min(1).max(256),
-  /** Redis list holding the input (see {@link TrainingKeys.input}). */
+  /** Redis list holding the input (`RedisKeys.trainingInput`). */
   inputKey: z.string().min(1),
   inputBytes: z.number().int().min(0),
   /** Pieces in the list, so a reader can tell a complete input from an expired or cut one. */

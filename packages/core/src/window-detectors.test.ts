@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { applyFlowTransform, signedLog1p } from "./flow-transform.ts";
-import { generateFlowCsv } from "./flow-generator.ts";
+import { generateFlowCsv } from "./generator/index.ts";
 import { parseModel, serializeModel } from "./model-file.ts";
 import { scoreFlowCsv } from "./flow-scoring.ts";
 import {

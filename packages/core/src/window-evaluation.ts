@@ -2,6 +2,7 @@
  * Detection quality on labelled files, counted per window.
  */
 import { GrowableMatrix } from "./growable-matrix.ts";
+import type { Quality } from "./stream-contracts.ts";
 
 /** When a window counts as an attack window. */
 export const LABEL_RULES = ["any", "majority"] as const;
@@ -43,6 +44,15 @@ export function confusionRates(tp: number, fp: number, fn: number, tn: number) {
     f1: ratio(2 * precision * recall, precision + recall),
     fpr: ratio(fp, fp + tn),
   };
+}
+
+/**
+ * Detection quality as the API and the dashboard show it: the confusion counts with precision,
+ * recall and F1 from {@link confusionRates}.
+ */
+export function qualityFromCounts(tp: number, fp: number, fn: number, tn: number): Quality {
+  const { precision, recall, f1 } = confusionRates(tp, fp, fn, tn);
+  return { tp, fp, fn, tn, precision, recall, f1 };
 }
 
 /** Accumulates scored windows and their truth, then computes {@link EvaluationMetrics}. */

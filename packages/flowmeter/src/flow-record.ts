@@ -2,7 +2,7 @@
  * A finished flow and its CSV line in the original CICFlowMeter layout (the CIC-IDS2017
  * GeneratedLabelledFlows header, which core's CSV reader and every model read).
  */
-import { GENERATED_FLOW_CSV_HEADER } from "@floodwatch/core";
+import { GENERATED_FLOW_CSV_HEADER } from "@floodwatch/core/generator";
 
 /** Why a flow ended. */
 export type FlowEndReason = "fin" | "rst" | "timeout" | "evicted" | "end";

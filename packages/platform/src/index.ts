@@ -6,5 +6,7 @@ export * from "./redis-server.ts";
 export * from "./service-config.ts";
 export * from "./redis-script.ts";
 export * from "./deadline.ts";
+export * from "./pipeline-state/index.ts";
+export * from "./shutdown.ts";
 export * from "./incident-store.ts";
 export * from "./request-logs.ts";

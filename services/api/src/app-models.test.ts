@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApiApp } from "./app.ts";
 import { openTrainingQueue } from "./models/training-queue.ts";
-import { quietLogger, testConfig, testPrefix, testRedis } from "./test-fixtures.ts";
+import { quietLogger, testConfig, testPrefix, testRedis } from "./api-test-kit.ts";
 
 let server: RedisServer;
 let redis: Redis;

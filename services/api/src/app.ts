@@ -9,7 +9,9 @@ import helmet from "@fastify/helmet";
 import { redisKeys, type ErrorBody } from "@floodwatch/core";
 import {
   DebugRequestLogs,
+  backlog,
   checkWebSocketAuth,
+  readGlobalCounters,
   registerPerimeter,
   withDeadline,
 } from "@floodwatch/platform";
@@ -27,7 +29,7 @@ import { modelRoutes } from "./models/model-routes.ts";
 import type { TrainingQueue } from "./models/training-queue.ts";
 import { ApiMetrics } from "./metrics.ts";
 import { ResultsRelay } from "./results-relay.ts";
-import { readBacklog, readCounters, SummaryReader } from "./summary.ts";
+import { SummaryReader } from "./summary.ts";
 import { listUploads, readUpload, UploadWatcher } from "./uploads.ts";
 import { recentWindows } from "./windows.ts";
 import { DEFAULT_LIVE_TIMING, WsHub, type LiveTiming } from "./ws-hub.ts";
@@ -198,7 +200,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     const path = new URL(request.url ?? "/", "http://api.invalid").pathname;
     if (path !== "/ws") {
       refuseUpgrade(socket, 404, "Not Found", {
-        error: "NotFound",
+        error: "not_found",
         message: `no WebSocket endpoint at ${path}`,
       });
       return;
@@ -220,7 +222,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   });
 
   app.get("/ws", () => {
-    throw new ApiError(426, "UpgradeRequired", "GET /ws expects a WebSocket upgrade");
+    throw new ApiError(426, "upgrade_required", "GET /ws expects a WebSocket upgrade");
   });
 
   app.get("/api/summary", async () => summaries.read());
@@ -233,7 +235,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   app.get("/api/uploads/:id", async (request) => {
     const { id } = parseQuery(uploadParamsSchema, request.params, "path");
     const upload = await readUpload(redis, keys, id);
-    if (!upload) throw new ApiError(404, "UnknownUpload", `upload ${id} is not known`);
+    if (!upload) throw new ApiError(404, "unknown_upload", `upload ${id} is not known`);
     return upload;
   });
 
@@ -271,19 +273,12 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
 
   app.get("/metrics", async (request, reply) => {
     try {
-      const [counters, backlog] = await withDeadline(
-        Promise.all([readCounters(redis, keys), readBacklog(redis, keys)]),
+      const [counters, entries] = await withDeadline(
+        Promise.all([readGlobalCounters(redis, keys), backlog(redis, keys)]),
         timing.redisCheckMs,
         () => new Error(`redis did not answer within ${timing.redisCheckMs} ms`),
       );
-      metrics.update({
-        windowsScored: counters.windowsScored,
-        anomalies: counters.anomalies,
-        flowsIngested: counters.flowsIngested,
-        backlog,
-        deadLetters: counters.deadLetters,
-        wsClients: hub.size,
-      });
+      metrics.update({ ...counters, backlog: entries, wsClients: hub.size });
     } catch (error) {
       // Process metrics and latencies are still worth a scrape while Redis is away.
       request.log.warn({ err: error }, "metrics served without refreshing the Redis figures");

@@ -4,7 +4,7 @@
  */
 import { deadLetterSchema, type DeadLetter, type RedisKeys } from "@floodwatch/core";
 import type { Redis } from "ioredis";
-import { countField } from "./summary.ts";
+import { countField } from "@floodwatch/platform";
 import { entryField, type StreamEntry } from "./windows.ts";
 
 /** One dead-letters entry, or null when it does not match the contract. */

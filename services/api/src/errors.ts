@@ -2,16 +2,20 @@
  * HTTP errors of the API and the one error handler: every error answer is an `ErrorBody`. A
  * client error says what was wrong; a server error hides internals and is logged.
  */
-import type { ErrorBody } from "@floodwatch/core";
+import { errorCodeForStatus, type ErrorBody, type ErrorCode } from "@floodwatch/core";
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import type { z } from "zod";
 
-/** An error with the HTTP status and body it should answer with. */
+/**
+ * The API's one error class: an error with the HTTP status and body it should answer with.
+ * Routes throw it (the error handler answers) or, in an encapsulated plugin without the
+ * handler, send {@link ApiError.body} themselves.
+ */
 export class ApiError extends Error {
   override readonly name = "ApiError";
   constructor(
     readonly statusCode: number,
-    readonly error: string,
+    readonly error: ErrorCode,
     message: string,
   ) {
     super(message);
@@ -40,7 +44,7 @@ export function parseQuery<S extends z.ZodType>(
   );
   throw new ApiError(
     400,
-    kind === "query" ? "BadQuery" : "BadPath",
+    kind === "query" ? "bad_query" : "bad_path",
     `invalid ${kind} parameter ${problems.join("; ")}`,
   );
 }
@@ -50,8 +54,9 @@ export function parseQuery<S extends z.ZodType>(
  * parameter over the router's length limit) with an `ErrorBody` too.
  */
 export function answerFrameworkError(error: FastifyError, reply: FastifyReply): void {
-  const body: ErrorBody = { error: error.code, message: error.message };
-  void reply.code(error.statusCode ?? 400).send(body);
+  const status = error.statusCode ?? 400;
+  const body: ErrorBody = { error: errorCodeForStatus(status), message: error.message };
+  void reply.code(status).send(body);
 }
 
 /** Installs the error and not-found handlers that answer with an `ErrorBody`. */
@@ -64,16 +69,16 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const status = error.statusCode ?? 500;
     if (status < 500) {
       // Fastify's own client errors (bad content type, body too large...) are safe to echo.
-      const body: ErrorBody = { error: error.code ?? "BadRequest", message: error.message };
+      const body: ErrorBody = { error: errorCodeForStatus(status), message: error.message };
       return reply.code(status).send(body);
     }
     request.log.error({ err: error }, "request failed");
-    const body: ErrorBody = { error: "InternalError", message: "internal server error" };
+    const body: ErrorBody = { error: "internal_error", message: "internal server error" };
     return reply.code(500).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
     const body: ErrorBody = {
-      error: "NotFound",
+      error: "not_found",
       message: `no route ${request.method} ${request.url.split("?")[0]}`,
     };
     return reply.code(404).send(body);

@@ -16,7 +16,7 @@ import {
   testPrefix,
   testRedis,
   windowRun,
-} from "./test-fixtures.ts";
+} from "./api-test-kit.ts";
 
 let server: RedisServer;
 let redis: Redis;
@@ -133,7 +133,7 @@ describe("errors, CORS and headers", () => {
       const response = await api.inject("/api/nothing?x=1");
       expect(response.statusCode).toBe(404);
       expect(errorBodySchema.parse(response.json())).toEqual({
-        error: "NotFound",
+        error: "not_found",
         message: "no route GET /api/nothing",
       });
     } finally {
@@ -147,7 +147,10 @@ describe("errors, CORS and headers", () => {
       await seedUpload(redis, keys, { id: "broken", createdAt: 1, fields: { state: "exploded" } });
       const response = await api.inject("/api/uploads/broken");
       expect(response.statusCode).toBe(500);
-      expect(response.json()).toEqual({ error: "InternalError", message: "internal server error" });
+      expect(response.json()).toEqual({
+        error: "internal_error",
+        message: "internal server error",
+      });
     } finally {
       await api.close();
     }

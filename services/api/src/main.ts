@@ -5,27 +5,21 @@
 import { redisKeys } from "@floodwatch/core";
 import {
   closeRedis,
-  ConfigError,
   connectRedis,
   createLogger,
   ensureActiveModel,
+  loadConfigOrExit,
+  registerShutdown,
   warnIfOpen,
 } from "@floodwatch/platform";
 import { buildApiApp } from "./app.ts";
-import { loadApiConfig, type ApiConfig } from "./env.ts";
+import { loadApiConfig } from "./env.ts";
 import { openTrainingQueue } from "./models/training-queue.ts";
 
 /** Time the shutdown gets before the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
-let config: ApiConfig;
-try {
-  config = loadApiConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(1);
-}
+const config = loadConfigOrExit(loadApiConfig);
 
 const logger = createLogger("api", config.LOG_LEVEL, config.LOG_FORMAT);
 warnIfOpen(logger, config, "the API");
@@ -38,41 +32,21 @@ logger.info({ version }, "active model");
 const training = openTrainingQueue(config.REDIS_URL, keys);
 const app = await buildApiApp({ config, redis, logger, trainingQueue: training.queue });
 
-let stopping: Promise<void> | undefined;
-/** Stops intake, closes the live feed and the server, then Redis; every step runs. Idempotent. */
-function shutdown(signal: string, exitCode = 0): Promise<void> {
-  stopping ??= (async () => {
-    logger.info({ signal }, "shutting down");
-    const deadline = setTimeout(() => {
-      logger.error("shutdown deadline passed; exiting");
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
-    let failed = exitCode !== 0;
-    try {
-      await app.close();
-    } catch (error) {
-      failed = true;
-      logger.error({ err: error }, "closing the server failed");
-    }
-    try {
-      await training.close();
-    } catch (error) {
-      failed = true;
-      logger.error({ err: error }, "closing the training queue failed");
-    }
-    await closeRedis(redis);
-    clearTimeout(deadline);
-    process.exit(failed ? 1 : 0);
-  })();
-  return stopping;
-}
-process.once("SIGTERM", () => void shutdown("SIGTERM"));
-process.once("SIGINT", () => void shutdown("SIGINT"));
+/** Stops intake, closes the live feed and the server, then the queue and Redis. */
+const shutdown = registerShutdown({
+  service: "api",
+  logger,
+  deadlineMs: SHUTDOWN_DEADLINE_MS,
+  steps: [
+    { name: "http", run: () => app.close() },
+    { name: "training queue", run: () => training.close() },
+    { name: "redis", run: () => closeRedis(redis) },
+  ],
+});
 
 try {
   await app.listen({ port: config.API_PORT, host: config.API_HOST });
 } catch (error) {
   logger.fatal({ err: error }, "cannot listen");
-  await shutdown("listen failed", 1);
+  await shutdown("listen failed", true);
 }

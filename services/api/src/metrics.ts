@@ -3,20 +3,17 @@
  * from Redis on each scrape (Redis holds the truth; several API replicas must agree); latencies
  * are histograms fed by this instance's relay.
  */
+import type { GlobalCounters } from "@floodwatch/platform";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** Buckets for latencies in seconds, from a fast hop to a detector stalled behind a backlog. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-/** Figures the scrape refreshes from Redis. */
-export interface ScrapedFigures {
-  windowsScored: number;
-  anomalies: number;
-  flowsIngested: number;
-  backlog: number;
-  deadLetters: number;
-  wsClients: number;
-}
+/** Figures the scrape refreshes from Redis: the global counters, the backlog, the clients. */
+export type ScrapedFigures = Pick<
+  GlobalCounters,
+  "windowsScored" | "anomalies" | "flowsIngested" | "deadLetters"
+> & { backlog: number; wsClients: number };
 
 /** The API's metrics. */
 export class ApiMetrics {

@@ -16,7 +16,7 @@ import {
   testPrefix,
   testRedis,
   windowRun,
-} from "./test-fixtures.ts";
+} from "./api-test-kit.ts";
 
 /** A pinned clock half-way through second 1_700_000_000. */
 const NOW = 1_700_000_000_500;

@@ -1,10 +1,15 @@
-import { errorBodySchema, uploadStatusSchema } from "@floodwatch/core";
-import { closeRedis, startRedisServer, type RedisServer } from "@floodwatch/platform";
+import { errorBodySchema, qualityFromCounts, uploadStatusSchema } from "@floodwatch/core";
+import {
+  closeRedis,
+  overwriteUploadFields,
+  startRedisServer,
+  type RedisServer,
+} from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApiApp } from "./app.ts";
-import { quietLogger, seedUpload, testConfig, testPrefix, testRedis } from "./test-fixtures.ts";
-import { qualityOf, UploadWatcher } from "./uploads.ts";
+import { quietLogger, seedUpload, testConfig, testPrefix, testRedis } from "./api-test-kit.ts";
+import { UploadWatcher } from "./uploads.ts";
 
 let server: RedisServer;
 let redis: Redis;
@@ -25,9 +30,9 @@ async function uploadsApp(name: string) {
   return { app, keys };
 }
 
-describe("qualityOf", () => {
+describe("qualityFromCounts (core)", () => {
   it("computes precision, recall and F1, with 0 for an undefined ratio", () => {
-    expect(qualityOf(8, 2, 4, 86)).toEqual({
+    expect(qualityFromCounts(8, 2, 4, 86)).toEqual({
       tp: 8,
       fp: 2,
       fn: 4,
@@ -36,7 +41,7 @@ describe("qualityOf", () => {
       recall: 8 / 12,
       f1: (2 * 0.8 * (8 / 12)) / (0.8 + 8 / 12),
     });
-    expect(qualityOf(0, 0, 0, 40)).toEqual({
+    expect(qualityFromCounts(0, 0, 0, 40)).toEqual({
       tp: 0,
       fp: 0,
       fn: 0,
@@ -115,7 +120,7 @@ describe("GET /api/uploads", () => {
         window: { size: 50, stride: 25 },
         lastScore: 0.031,
         worstScore: -0.2,
-        quality: qualityOf(9, 3, 1, 186),
+        quality: qualityFromCounts(9, 3, 1, 186),
       });
       expect(uploads[1]!.quality!.precision).toBe(0.75);
       expect(uploads[1]!.quality!.recall).toBe(0.9);
@@ -153,7 +158,7 @@ describe("GET /api/uploads", () => {
     try {
       await seedUpload(redis, keys, { id: "good", createdAt: 1 });
       // Only a detector's counter update: the ingest fields are missing.
-      await redis.hset(keys.upload("partial"), "windowsScored", 3);
+      await overwriteUploadFields(redis, keys, "partial", { windowsScored: 3 });
       await redis.zadd(keys.uploads, 2, "partial");
       const uploads = uploadStatusSchema.array().parse((await app.inject("/api/uploads")).json());
       expect(uploads.map((u) => u.uploadId)).toEqual(["good"]);
@@ -192,11 +197,11 @@ describe("GET /api/uploads/:id", () => {
       const empty = await app.inject("/api/uploads/");
       expect(empty.statusCode).toBe(400);
       const body = errorBodySchema.parse(empty.json());
-      expect(body.error).toBe("BadPath");
+      expect(body.error).toBe("bad_path");
       expect(body.message).toMatch(/^invalid path parameter id: /);
       const long = await app.inject(`/api/uploads/${"x".repeat(101)}`);
       expect(long.statusCode).toBe(414);
-      expect(errorBodySchema.strict().parse(long.json()).error).toBe("FST_ERR_MAX_PARAM_LENGTH");
+      expect(errorBodySchema.strict().parse(long.json()).error).toBe("uri_too_long");
     } finally {
       await app.close();
     }
@@ -208,7 +213,7 @@ describe("GET /api/uploads/:id", () => {
       const response = await app.inject("/api/uploads/nope");
       expect(response.statusCode).toBe(404);
       expect(errorBodySchema.parse(response.json())).toEqual({
-        error: "UnknownUpload",
+        error: "unknown_upload",
         message: "upload nope is not known",
       });
     } finally {
@@ -224,7 +229,7 @@ describe("UploadWatcher", () => {
     await seedUpload(redis, keys, { id: "a", createdAt: 1, updatedAt: 10 });
     await seedUpload(redis, keys, { id: "b", createdAt: 2, updatedAt: 20 });
     expect(await watcher.changed()).toEqual([]);
-    await redis.hset(keys.upload("a"), "updatedAt", 11, "windowsScored", 7);
+    await overwriteUploadFields(redis, keys, "a", { updatedAt: 11, windowsScored: 7 });
     await seedUpload(redis, keys, { id: "c", createdAt: 3, updatedAt: 30 });
     const changed = await watcher.changed();
     expect(changed.map((u) => [u.uploadId, u.updatedAt, u.windowsScored])).toEqual([

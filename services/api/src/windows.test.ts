@@ -10,7 +10,7 @@ import {
   testPrefix,
   testRedis,
   windowRun,
-} from "./test-fixtures.ts";
+} from "./api-test-kit.ts";
 
 let server: RedisServer;
 let redis: Redis;
@@ -142,7 +142,7 @@ describe("GET /api/windows", () => {
       const response = await app.inject(`/api/windows?${query}`);
       expect(response.statusCode).toBe(400);
       const body = errorBodySchema.parse(response.json());
-      expect(body.error).toBe("BadQuery");
+      expect(body.error).toBe("bad_query");
       expect(body.message).toMatch(new RegExp(`^invalid query parameter ${parameter}: `));
     } finally {
       await app.close();

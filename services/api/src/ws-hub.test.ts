@@ -3,7 +3,7 @@ import { serverMessageSchema, type ServerMessage, type Summary } from "@floodwat
 import { describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { ApiMetrics } from "./metrics.ts";
-import { quietLogger, windowRun } from "./test-fixtures.ts";
+import { quietLogger, windowRun } from "./api-test-kit.ts";
 import { MAX_BATCH_WINDOWS, WsHub } from "./ws-hub.ts";
 
 /**

@@ -17,6 +17,7 @@ import {
   publishModel,
   startRedisServer,
   type RedisServer,
+  overwriteUploadFields,
 } from "@floodwatch/platform";
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
@@ -31,7 +32,7 @@ import {
   testPrefix,
   testRedis,
   windowRun,
-} from "./test-fixtures.ts";
+} from "./api-test-kit.ts";
 
 const DASHBOARD = "http://localhost:3000";
 
@@ -202,7 +203,11 @@ describe("GET /ws", () => {
     await client.until(() => client.of("summary").length >= 2, "two ticks");
     await seedUpload(redis, keys, { id: "live-1", createdAt: 1_000, updatedAt: 1_000 });
     await client.until(() => client.of("upload").length === 1, "the new upload");
-    await redis.hset(keys.upload("live-1"), { updatedAt: 2_000, windowsScored: 10, state: "done" });
+    await overwriteUploadFields(redis, keys, "live-1", {
+      updatedAt: 2_000,
+      windowsScored: 10,
+      state: "done",
+    });
     await client.until(() => client.of("upload").length === 2, "the updated upload");
     expect(
       client.of("upload").map((m) => [m.upload.uploadId, m.upload.state, m.upload.windowsScored]),
@@ -333,7 +338,7 @@ describe("GET /ws", () => {
     const response = await app.inject("/ws");
     expect(response.statusCode).toBe(426);
     expect(response.json()).toEqual({
-      error: "UpgradeRequired",
+      error: "upgrade_required",
       message: "GET /ws expects a WebSocket upgrade",
     });
   });

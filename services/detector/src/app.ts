@@ -43,7 +43,7 @@ export function buildDetectorApp(deps: DetectorAppDeps): FastifyInstance {
 
   app.setErrorHandler((error, request, reply) => {
     request.log.error({ err: error }, "request failed");
-    void reply.code(500).send({ error: "internal", message: "internal error" });
+    void reply.code(500).send({ error: "internal_error", message: "internal error" });
   });
 
   app.get("/health", async (_request, reply) => {

@@ -3,23 +3,26 @@
  * starts the worker and the /health + /metrics server, and stops everything on SIGTERM/SIGINT.
  */
 import { redisKeys } from "@floodwatch/core";
-import { ConfigError, closeRedis, connectRedis, createLogger } from "@floodwatch/platform";
+import {
+  backlog,
+  closeRedis,
+  connectRedis,
+  createLogger,
+  loadConfigOrExit,
+  registerShutdown,
+} from "@floodwatch/platform";
 import { buildDetectorApp } from "./app.ts";
-import { loadDetectorConfig, type DetectorConfig } from "./env.ts";
+import { loadDetectorConfig } from "./env.ts";
 import { createDetectorMetrics } from "./metrics.ts";
-import { DetectorWorker, readBacklog } from "./worker.ts";
+import { DetectorWorker } from "./worker.ts";
 
-/** Shutdown must end even when Redis is gone; past this the process exits non-zero. */
+/**
+ * Shutdown must end even when Redis is gone: the worker's drain (10 s) and its bounded Redis
+ * steps fit well inside this.
+ */
 const SHUTDOWN_DEADLINE_MS = 20_000;
 
-let config: DetectorConfig;
-try {
-  config = loadDetectorConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`${error.message}\n`);
-  process.exit(2);
-}
+const config = loadConfigOrExit(loadDetectorConfig);
 
 const logger = createLogger("detector", config.LOG_LEVEL, config.LOG_FORMAT);
 const keys = redisKeys(config.FLOODWATCH_KEY_PREFIX);
@@ -36,7 +39,7 @@ for (const [role, connection] of Object.entries(connections)) {
   );
 }
 
-const metrics = createDetectorMetrics({ backlog: () => readBacklog(connections.redis, keys) });
+const metrics = createDetectorMetrics({ backlog: () => backlog(connections.redis, keys) });
 const worker = new DetectorWorker({
   ...connections,
   keys,
@@ -59,46 +62,19 @@ const app = buildDetectorApp({
   logger,
 });
 
-let stopping: Promise<void> | undefined;
-
-/** The one shutdown path: every step runs even if an earlier one fails. */
-function shutdown(reason: string, exitCode = 0): Promise<void> {
-  stopping ??= (async () => {
-    logger.info({ reason }, "detector shutting down");
-    const deadline = setTimeout(() => {
-      logger.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, "shutdown deadline passed; exiting");
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
-    const steps: [string, () => Promise<unknown>][] = [
-      ["worker", () => worker.close()],
-      ["http", () => app.close()],
-      ...Object.entries(connections).map(
-        ([role, connection]) =>
-          [`redis ${role}`, () => closeRedis(connection)] as [string, () => Promise<unknown>],
-      ),
-    ];
-    let failed = false;
-    for (const [step, run] of steps) {
-      try {
-        await run();
-      } catch (error) {
-        failed = true;
-        logger.error(
-          { step, err: error instanceof Error ? error.message : String(error) },
-          "shutdown step failed",
-        );
-      }
-    }
-    clearTimeout(deadline);
-    logger.info({ exitCode: failed ? 1 : exitCode }, "detector process exiting");
-    process.exit(failed ? 1 : exitCode);
-  })();
-  return stopping;
-}
-
-process.once("SIGTERM", () => void shutdown("SIGTERM"));
-process.once("SIGINT", () => void shutdown("SIGINT"));
+const shutdown = registerShutdown({
+  service: "detector",
+  logger,
+  deadlineMs: SHUTDOWN_DEADLINE_MS,
+  steps: [
+    { name: "worker", run: () => worker.close() },
+    { name: "http", run: () => app.close() },
+    ...Object.entries(connections).map(([role, connection]) => ({
+      name: `redis ${role}`,
+      run: () => closeRedis(connection),
+    })),
+  ],
+});
 
 try {
   // Listen first: while Redis is still unreachable, /health answers 503 instead of nothing.
@@ -110,5 +86,5 @@ try {
     { err: error instanceof Error ? error.message : String(error) },
     "detector failed to start",
   );
-  await shutdown("start failure", 1);
+  await shutdown("start failure", true);
 }

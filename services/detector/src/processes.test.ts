@@ -35,7 +35,7 @@ import {
   waitFor,
   windowOccurrences,
   type PreparedUpload,
-} from "./test-support.ts";
+} from "./detector-test-kit.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -142,7 +142,7 @@ describe("detector processes", () => {
     const detectors = await Promise.all(names.map((name) => spawnDetector(keys, name)));
     await createUploadRecord(admin, keys, upload);
     await queueEntriesAtOnce(admin, keys, upload);
-    await finishIngest(admin, keys, "kill");
+    await finishIngest(admin, keys, upload);
 
     // Freeze a detector that holds entries, so it cannot finish them between look and kill.
     let victim: DetectorProcess | undefined;
@@ -197,7 +197,7 @@ describe("detector processes", () => {
     const detector = await spawnDetector(keys, "term-a");
     await createUploadRecord(admin, keys, upload);
     await queueEntriesAtOnce(admin, keys, upload);
-    await finishIngest(admin, keys, "term");
+    await finishIngest(admin, keys, upload);
     await waitFor("first windows scored", async () => {
       return Number(await admin.hget(keys.upload("term"), "windowsScored")) > 0;
     });

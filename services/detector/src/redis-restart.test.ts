@@ -27,7 +27,7 @@ import {
   totalsOf,
   waitFor,
   windowOccurrences,
-} from "./test-support.ts";
+} from "./detector-test-kit.ts";
 
 let dir: string;
 let server: RedisServer;
@@ -63,7 +63,7 @@ it("rides out a Redis restart mid-stream and still counts every window exactly o
     });
     await server.restart();
     await queueEntries(admin, keys, upload, 60);
-    await finishIngest(admin, keys, "restart");
+    await finishIngest(admin, keys, upload);
     await waitFor(
       "upload done",
       async () => (await admin.hget(keys.upload("restart"), "state")) === "done",

@@ -8,8 +8,6 @@ import {
   FlowCsvReader,
   FlowEntryBuilder,
   TrainingFlows,
-  encodeFlowEntry,
-  generateFlowCsv,
   parseModel,
   redisKeys,
   scoreFlowCsv,
@@ -17,20 +15,24 @@ import {
   type FloodwatchModel,
   type RedisKeys,
 } from "@floodwatch/core";
+import { generateFlowCsv } from "@floodwatch/core/generator";
 import {
+  backlog,
   closeRedis,
   connectRedis,
+  createUpload,
   defaultModelPath,
+  finishUpload,
   publishModel,
+  queueFlowEntry,
   startRedisServer,
   type RedisServer,
 } from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readBacklog } from "./worker.ts";
+
 import {
   createUploadRecord,
-  entryFields,
   finishIngest,
   prepareUpload,
   queueEntries,
@@ -43,7 +45,7 @@ import {
   windowOccurrences,
   type GeneratedFlows,
   type PreparedUpload,
-} from "./test-support.ts";
+} from "./detector-test-kit.ts";
 
 let server: RedisServer;
 let admin: Redis;
@@ -194,8 +196,8 @@ describe("DetectorWorker", () => {
     const upload = prepareUpload("mixed", defaultModel, { ...SYN_FLOWS, flows: 1_000 }, 2);
     expect(upload.entries.length).toBe(10);
     // Entry 4 arrives with its values cut short; its meta still names the upload.
-    const broken = upload.entries[4]!;
-    upload.entries[4] = { ...broken, values: broken.values.subarray(0, 80) };
+    const broken = upload.flowEntries[4]!;
+    upload.flowEntries[4] = { ...broken, values: broken.values.subarray(0, 10) };
 
     // An upload shaped by a model the registry never had, with a window no model here fits.
     const reader = new FlowCsvReader({ features: defaultModel.features });
@@ -218,14 +220,26 @@ describe("DetectorWorker", () => {
     try {
       await createUploadRecord(admin, keys, upload);
       await queueEntries(admin, keys, upload);
-      await finishIngest(admin, keys, "mixed");
-      await admin.hset(keys.upload("orphan"), { name: "orphan.csv", state: "streaming" });
-      await admin
-        .multi()
-        .xadd(keys.flows, "*", ...entryFields(encodeFlowEntry(orphanEntries[0]!)))
-        .hincrby(keys.upload("orphan"), "windowsQueued", 5)
-        .exec();
-      await finishIngest(admin, keys, "orphan");
+      await finishIngest(admin, keys, upload);
+      const orphanProgress = { rowsAccepted: 200, rowsRejected: 0, rowsRejectedDelta: 0 };
+      await createUpload(admin, keys, {
+        uploadId: "orphan",
+        name: "orphan.csv",
+        createdAt: Date.now(),
+        labelled: true,
+        modelVersion: "0000deadbeef",
+        window: { size: 40, stride: 40 },
+      });
+      await queueFlowEntry(admin, keys, orphanEntries[0]!, {
+        ...orphanProgress,
+        updatedAt: Date.now(),
+      });
+      await finishUpload(admin, keys, "orphan", {
+        ...orphanProgress,
+        rejected: [],
+        tailFlows: 0,
+        updatedAt: Date.now(),
+      });
       const garbageId = await admin.xadd(
         keys.flows,
         "*",
@@ -336,7 +350,7 @@ describe("DetectorWorker", () => {
       await publishModel(admin, keys, second);
       await waitFor("switch", () => detector.worker.modelVersion === second.version);
       await queueEntries(admin, keys, upload, half);
-      await finishIngest(admin, keys, "reload");
+      await finishIngest(admin, keys, upload);
       await waitForState(keys, "reload", "done");
 
       const { results } = await expectExactlyOnce(keys, upload);
@@ -449,14 +463,14 @@ describe("DetectorWorker", () => {
 
   it("reports the backlog as the group's lag plus its pending entries", async () => {
     const keys = freshKeys();
-    expect(await readBacklog(admin, keys)).toBe(0);
+    expect(await backlog(admin, keys)).toBe(0);
     const upload = prepareUpload("backlog", defaultModel, { ...SYN_FLOWS, flows: 500 }, 1);
     await admin.xgroup("CREATE", keys.flows, DETECTOR_GROUP, "0", "MKSTREAM");
     const ids = await queueEntries(admin, keys, upload);
-    expect(await readBacklog(admin, keys)).toBe(10);
+    expect(await backlog(admin, keys)).toBe(10);
     await admin.xreadgroup("GROUP", DETECTOR_GROUP, "c", "COUNT", 4, "STREAMS", keys.flows, ">");
-    expect(await readBacklog(admin, keys)).toBe(10);
+    expect(await backlog(admin, keys)).toBe(10);
     await admin.xack(keys.flows, DETECTOR_GROUP, ...ids.slice(0, 3));
-    expect(await readBacklog(admin, keys)).toBe(7);
+    expect(await backlog(admin, keys)).toBe(7);
   });
 });

@@ -6,7 +6,8 @@
  *
  * Three connections, each with one job: `reader` only blocks in XREADGROUP (so `close()` can
  * unblock it without disturbing anything else), `subscriber` only listens for model
- * activations, `redis` does everything else.
+ * activations (./model-follower.ts), `redis` does everything else. The commit and dead-letter
+ * steps are platform's pipeline-state steps, which own the upload hash and the counters.
  */
 import {
   DETECTOR_GROUP,
@@ -19,13 +20,15 @@ import {
 } from "@floodwatch/core";
 import {
   UnknownModelError,
-  activeModelVersion,
-  ensureActiveModel,
+  commitScoredEntry,
+  deadLetterEntry,
+  ensureDetectorGroup,
+  trimAcknowledgedFlows,
   type Logger,
 } from "@floodwatch/platform";
 import type { Redis } from "ioredis";
-import { commitScoredEntry, deadLetterEntry, trimAcknowledgedFlows } from "./commit-script.ts";
 import type { DetectorMetrics } from "./metrics.ts";
+import { ModelFollower } from "./model-follower.ts";
 import { ModelStore } from "./model-store.ts";
 import {
   parseAutoClaimReply,
@@ -53,7 +56,7 @@ export interface DetectorWorkerOptions {
   heartbeatMs?: number;
   /** Period of the active-model check that covers a missed activation message (default 10 s). */
   modelCheckMs?: number;
-  /** Period of stream trimming and flow-rate pruning (default 10 s). */
+  /** Period of stream trimming and flow-rate pruning (default 2 s). */
   housekeepingMs?: number;
   /** How long `close()` waits for the entry in hand before giving up on it (default 10 s). */
   drainMs?: number;
@@ -132,37 +135,10 @@ function identifyEntry(entry: RawStreamEntry): { uploadId: string | null; window
   }
 }
 
-/**
- * The backlog: entries the `detectors` group has not delivered (lag) plus those delivered but
- * not acknowledged (pending). When Redis cannot tell the lag, the stream length bounds it.
- */
-export async function readBacklog(redis: Redis, keys: RedisKeys): Promise<number> {
-  let groups: unknown[];
-  try {
-    groups = (await redis.xinfo("GROUPS", keys.flows)) as unknown[];
-  } catch (error) {
-    if (error instanceof Error && /no such key/i.test(error.message)) return 0;
-    throw error;
-  }
-  for (const group of groups) {
-    if (!Array.isArray(group)) continue;
-    const info = new Map<string, unknown>();
-    for (let i = 0; i + 1 < group.length; i += 2) info.set(String(group[i]), group[i + 1]);
-    if (info.get("name") !== DETECTOR_GROUP) continue;
-    const pending = Number(info.get("pending") ?? 0);
-    const lag = info.get("lag");
-    return (
-      pending + (lag === null || lag === undefined ? await redis.xlen(keys.flows) : Number(lag))
-    );
-  }
-  return await redis.xlen(keys.flows);
-}
-
 /** A consumer of the flows stream; see the module comment. */
 export class DetectorWorker {
   readonly #redis: Redis;
   readonly #reader: Redis;
-  readonly #subscriber: Redis;
   readonly #keys: RedisKeys;
   readonly #log: Logger;
   readonly #metrics: DetectorMetrics;
@@ -170,15 +146,9 @@ export class DetectorWorker {
   readonly #score: typeof scoreFlowEntry;
   readonly #now: () => number;
   readonly #models: ModelStore;
+  readonly #follower: ModelFollower;
   readonly #sleep = new InterruptibleSleep();
   readonly #timers: NodeJS.Timeout[] = [];
-  readonly #onMessage = (channel: string, message: string) => {
-    if (channel !== this.#keys.modelChannel) return;
-    this.#log.info({ version: message }, "model activation announced");
-    this.#followRegistry();
-  };
-  /** After a reconnect an activation may have been missed. */
-  readonly #onSubscriberReady = () => this.#followRegistry();
   readonly #onReaderClose = () => {
     this.#readerClientId = undefined;
   };
@@ -186,8 +156,6 @@ export class DetectorWorker {
   #closing = false;
   #loop: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
-  /** Serialises model switches so that the last one asked for wins. */
-  #modelSwitch: Promise<void> = Promise.resolve();
   /** `CLIENT ID` of the reader's current connection, for `CLIENT UNBLOCK`. */
   #readerClientId: number | undefined;
   #reading = false;
@@ -195,7 +163,6 @@ export class DetectorWorker {
   constructor(deps: DetectorWorkerDeps) {
     this.#redis = deps.redis;
     this.#reader = deps.reader;
-    this.#subscriber = deps.subscriber;
     this.#keys = deps.keys;
     this.#log = deps.logger;
     this.#metrics = deps.metrics;
@@ -209,6 +176,14 @@ export class DetectorWorker {
     this.#score = deps.score ?? scoreFlowEntry;
     this.#now = deps.now ?? Date.now;
     this.#models = new ModelStore(deps.redis, deps.keys);
+    this.#follower = new ModelFollower({
+      redis: deps.redis,
+      subscriber: deps.subscriber,
+      keys: deps.keys,
+      store: this.#models,
+      metrics: deps.metrics,
+      logger: deps.logger,
+    });
   }
 
   /** Consumer name. */
@@ -218,7 +193,7 @@ export class DetectorWorker {
 
   /** Version of the active model, or null before one is loaded. */
   get modelVersion(): string | null {
-    return this.#models.active?.model.version ?? null;
+    return this.#follower.version;
   }
 
   /**
@@ -229,19 +204,13 @@ export class DetectorWorker {
     if (this.#started) throw new Error("detector worker already started");
     this.#started = true;
     await this.#ensureGroup();
-    const version =
-      (await activeModelVersion(this.#redis, this.#keys)) ??
-      (await ensureActiveModel(this.#redis, this.#keys));
-    await this.#switchModel(version);
-    this.#subscriber.on("message", this.#onMessage);
-    this.#subscriber.on("ready", this.#onSubscriberReady);
     this.#reader.on("close", this.#onReaderClose);
-    await this.#subscriber.subscribe(this.#keys.modelChannel);
+    await this.#follower.start();
     await this.#heartbeat();
     // Stopped while starting (a SIGTERM during a slow start): do not begin consuming.
     if (this.#closing) return;
     this.#every(this.#options.heartbeatMs, () => this.#heartbeat());
-    this.#every(this.#options.modelCheckMs, () => this.#syncActiveModel());
+    this.#every(this.#options.modelCheckMs, () => this.#follower.sync());
     this.#every(this.#options.housekeepingMs, () => this.#housekeeping());
     this.#log.info(
       { detector: this.name, model: this.modelVersion, group: DETECTOR_GROUP },
@@ -274,10 +243,8 @@ export class DetectorWorker {
         this.#reader.disconnect();
       }
     }
-    this.#subscriber.off("message", this.#onMessage);
-    this.#subscriber.off("ready", this.#onSubscriberReady);
     this.#reader.off("close", this.#onReaderClose);
-    await this.#bounded("unsubscribe", this.#subscriber.unsubscribe(this.#keys.modelChannel));
+    await this.#bounded("unsubscribe", this.#follower.stop());
     if (this.#started) {
       await this.#bounded("heartbeat removal", this.#redis.zrem(this.#keys.detectors, this.name));
     }
@@ -322,11 +289,8 @@ export class DetectorWorker {
 
   /** Creates the group at the start of the stream; a group that exists is left as it is. */
   async #ensureGroup(): Promise<void> {
-    try {
-      await this.#redis.xgroup("CREATE", this.#keys.flows, DETECTOR_GROUP, "0", "MKSTREAM");
+    if (await ensureDetectorGroup(this.#redis, this.#keys)) {
       this.#log.info({ group: DETECTOR_GROUP, stream: this.#keys.flows }, "consumer group created");
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith("BUSYGROUP")) throw error;
     }
   }
 
@@ -551,47 +515,6 @@ export class DetectorWorker {
       this.#metrics.entriesDeadLettered.inc();
       this.#log.warn({ entry: raw.id, uploadId, reason, deliveries }, "entry dead-lettered");
     }
-  }
-
-  // ---------------------------------------------------------------- models
-
-  /** Follows the registry's active version in the background, logging a failure. */
-  #followRegistry(): void {
-    this.#syncActiveModel().catch((error: unknown) =>
-      this.#log.error(
-        { err: errorMessage(error) },
-        "cannot load the active model; keeping the current one",
-      ),
-    );
-  }
-
-  /** Switches to the registry's active version (publishing the default when there is none). */
-  #syncActiveModel(): Promise<void> {
-    return this.#enqueueModelSwitch(async () => {
-      const version =
-        (await activeModelVersion(this.#redis, this.#keys)) ??
-        (await ensureActiveModel(this.#redis, this.#keys));
-      if (version !== this.modelVersion) await this.#activate(version);
-    });
-  }
-
-  #switchModel(version: string): Promise<void> {
-    return this.#enqueueModelSwitch(() => this.#activate(version));
-  }
-
-  /** Runs switches one after another; the returned promise fails with its own switch only. */
-  #enqueueModelSwitch(task: () => Promise<void>): Promise<void> {
-    const next = this.#modelSwitch.then(task);
-    this.#modelSwitch = next.catch(() => undefined);
-    return next;
-  }
-
-  async #activate(version: string): Promise<void> {
-    const previous = this.modelVersion;
-    const { model } = await this.#models.activate(version);
-    this.#metrics.modelInfo.reset();
-    this.#metrics.modelInfo.set({ version: model.version }, 1);
-    this.#log.info({ version: model.version, previous }, "model active");
   }
 
   // ---------------------------------------------------------------- liveness and upkeep

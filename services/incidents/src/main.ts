@@ -3,9 +3,15 @@
  * the tracker, the notifier and the /health server, and stops everything on SIGTERM/SIGINT.
  */
 import { redisKeys } from "@floodwatch/core";
-import { ConfigError, closeRedis, connectRedis, createLogger } from "@floodwatch/platform";
+import {
+  closeRedis,
+  connectRedis,
+  createLogger,
+  loadConfigOrExit,
+  registerShutdown,
+} from "@floodwatch/platform";
 import { buildIncidentsApp } from "./app.ts";
-import { loadIncidentsConfig, type IncidentsConfig } from "./env.ts";
+import { loadIncidentsConfig } from "./env.ts";
 import { Notifier } from "./notifier.ts";
 import { configuredEndpoints } from "./senders.ts";
 import { TrackerWorker } from "./tracker-worker.ts";
@@ -13,14 +19,7 @@ import { TrackerWorker } from "./tracker-worker.ts";
 /** Shutdown must end even when Redis is gone; past this the process exits non-zero. */
 const SHUTDOWN_DEADLINE_MS = 20_000;
 
-let config: IncidentsConfig;
-try {
-  config = loadIncidentsConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`${error.message}\n`);
-  process.exit(2);
-}
+const config = loadConfigOrExit(loadIncidentsConfig);
 
 const logger = createLogger("incidents", config.LOG_LEVEL, config.LOG_FORMAT);
 const keys = redisKeys(config.FLOODWATCH_KEY_PREFIX);
@@ -67,47 +66,20 @@ const app = buildIncidentsApp({
   logger,
 });
 
-let stopping: Promise<void> | undefined;
-
-/** The one shutdown path: every step runs even if an earlier one fails. */
-function shutdown(reason: string, exitCode = 0): Promise<void> {
-  stopping ??= (async () => {
-    logger.info({ reason }, "incidents shutting down");
-    const deadline = setTimeout(() => {
-      logger.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, "shutdown deadline passed; exiting");
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
-    const steps: [string, () => Promise<unknown>][] = [
-      ["tracker", () => tracker.close()],
-      ["notifier", () => notifier.close()],
-      ["http", () => app.close()],
-      ...Object.entries(connections).map(
-        ([role, connection]) =>
-          [`redis ${role}`, () => closeRedis(connection)] as [string, () => Promise<unknown>],
-      ),
-    ];
-    let failed = false;
-    for (const [step, run] of steps) {
-      try {
-        await run();
-      } catch (error) {
-        failed = true;
-        logger.error(
-          { step, err: error instanceof Error ? error.message : String(error) },
-          "shutdown step failed",
-        );
-      }
-    }
-    clearTimeout(deadline);
-    logger.info({ exitCode: failed ? 1 : exitCode }, "incidents process exiting");
-    process.exit(failed ? 1 : exitCode);
-  })();
-  return stopping;
-}
-
-process.once("SIGTERM", () => void shutdown("SIGTERM"));
-process.once("SIGINT", () => void shutdown("SIGINT"));
+const shutdown = registerShutdown({
+  service: "incidents",
+  logger,
+  deadlineMs: SHUTDOWN_DEADLINE_MS,
+  steps: [
+    { name: "tracker", run: () => tracker.close() },
+    { name: "notifier", run: () => notifier.close() },
+    { name: "http", run: () => app.close() },
+    ...Object.entries(connections).map(([role, connection]) => ({
+      name: `redis ${role}`,
+      run: () => closeRedis(connection),
+    })),
+  ],
+});
 
 try {
   // Listen first: while Redis is still unreachable, /health answers 503 instead of nothing.
@@ -123,5 +95,5 @@ try {
     { err: error instanceof Error ? error.message : String(error) },
     "incidents failed to start",
   );
-  await shutdown("start failure", 1);
+  await shutdown("start failure", true);
 }

@@ -21,7 +21,12 @@
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import { redisKeys } from "@floodwatch/core";
-import { DebugRequestLogs, registerPerimeter, type Logger } from "@floodwatch/platform";
+import {
+  DebugRequestLogs,
+  backlog as detectorBacklog,
+  registerPerimeter,
+  type Logger,
+} from "@floodwatch/platform";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import Fastify, {
   type FastifyBaseLogger,
@@ -31,7 +36,6 @@ import Fastify, {
 import type { Redis } from "ioredis";
 import type { IngestConfig } from "./env.ts";
 import { errorAnswer } from "./error-answer.ts";
-import { detectorBacklog } from "./flows-stream.ts";
 import { InFlightUploads } from "./in-flight-uploads.ts";
 import { createIngestMetrics, type IngestMetrics } from "./ingest-metrics.ts";
 import { ActiveModelCache } from "./model-cache.ts";

@@ -3,8 +3,12 @@
  * what was wrong and where (line, column, missing columns); a server error says nothing of the
  * internals, which go to the log instead.
  */
-import { STATUS_CODES } from "node:http";
-import { FlowCsvError, MissingColumnsError, type ErrorBody } from "@floodwatch/core";
+import {
+  FlowCsvError,
+  MissingColumnsError,
+  errorCodeForStatus,
+  type ErrorBody,
+} from "@floodwatch/core";
 import { UploadError } from "./upload-errors.ts";
 
 /** An HTTP answer to an error. */
@@ -13,11 +17,6 @@ export interface ErrorAnswer {
   body: ErrorBody;
   /** Whether it is our fault (logged as an error with the stack). */
   internal: boolean;
-}
-
-/** `Payload Too Large` -> `payload_too_large`. */
-function statusName(statusCode: number): string {
-  return (STATUS_CODES[statusCode] ?? "error").toLowerCase().replace(/[^a-z0-9]+/g, "_");
 }
 
 function clientStatusOf(error: unknown): number | undefined {
@@ -67,7 +66,7 @@ export function errorAnswer(error: unknown): ErrorAnswer {
   if (clientStatus !== undefined) {
     return {
       statusCode: clientStatus,
-      body: { error: statusName(clientStatus), message: (error as Error).message },
+      body: { error: errorCodeForStatus(clientStatus), message: (error as Error).message },
       internal: false,
     };
   }

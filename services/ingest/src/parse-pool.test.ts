@@ -4,9 +4,9 @@ import {
   FlowCsvReader,
   FlowEntryBuilder,
   MissingColumnsError,
-  generateFlowCsv,
   type FlowEntry,
 } from "@floodwatch/core";
+import { generateFlowCsv } from "@floodwatch/core/generator";
 import { afterAll, describe, expect, it } from "vitest";
 import { ParsePool, type ParseJobHandle } from "./parse-pool.ts";
 import { parseFailureError, type ParseEnd, type ParseJobSpec } from "./parse-protocol.ts";

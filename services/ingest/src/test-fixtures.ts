@@ -3,20 +3,19 @@
  * CSV text, multipart bodies, and the flow entries read back from the stream. Not used by the
  * service itself.
  */
+import { decodeFlowEntry, redisKeys, type FlowEntry, type RedisKeys } from "@floodwatch/core";
+import { generateFlowCsv, type FlowGeneratorOptions } from "@floodwatch/core/generator";
 import {
-  decodeFlowEntry,
-  generateFlowCsv,
-  redisKeys,
-  type FlowEntry,
-  type FlowGeneratorOptions,
-  type RedisKeys,
-} from "@floodwatch/core";
-import { closeRedis, connectRedis, createLogger, ensureActiveModel } from "@floodwatch/platform";
+  closeRedis,
+  connectRedis,
+  createLogger,
+  ensureActiveModel,
+  ensureDetectorGroup,
+} from "@floodwatch/platform";
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import { buildIngestApp } from "./app.ts";
 import { loadIngestConfig, type IngestConfig } from "./env.ts";
-import { ensureDetectorGroup } from "./flows-stream.ts";
 import { InFlightUploads } from "./in-flight-uploads.ts";
 
 let prefixes = 0;

@@ -2,15 +2,16 @@
  * Why an upload was refused or stopped, each with its HTTP status and the stable `error` code
  * of the error body. The app's error handler turns these into `errorBodySchema` answers.
  */
+import type { ErrorCode } from "@floodwatch/core";
 
-/** An upload problem the client is told about in so many words. */
+/** Ingest's one error class: an upload problem the client is told about in so many words. */
 export class UploadError extends Error {
   override name = "UploadError";
   constructor(
     /** HTTP status of the answer. */
     readonly statusCode: number,
     /** Stable machine-readable code (`error` of the body). */
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     /** 1-based line of the CSV the problem is tied to, when known. */
     readonly line?: number,

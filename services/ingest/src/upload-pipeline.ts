@@ -1,8 +1,9 @@
 /**
- * One upload from bytes to flow entries: CSV chunks -> a parse worker (`FlowCsvReader` with the
- * active model's features, `FlowEntryBuilder` with its window) -> XADD, with the upload hash
- * kept in step. The main thread reads the request and does the Redis steps while the worker
- * parses the chunks behind it.
+ * One upload from bytes to flow entries, as flow control: CSV chunks -> a parse worker
+ * (`FlowCsvReader` with the active model's features, `FlowEntryBuilder` with its window) -> the
+ * upload's ledger (./upload-ledger.ts), which queues each entry and keeps the upload hash in
+ * step. The main thread reads the request and does the Redis steps while the worker parses the
+ * chunks behind it.
  *
  * Memory stays flat whatever the size: at most a few chunks wait at the worker, and the request
  * is not read further until their entries are stored. When the detectors fall behind, the
@@ -15,14 +16,13 @@ import {
   uploadAcceptedSchema,
   windowsPerEntry,
   type FloodwatchModel,
-  type FlowEntry,
   type RedisKeys,
   type RejectedRow,
   type UploadAccepted,
 } from "@floodwatch/core";
+import { backlog as detectorBacklog } from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 import type { BaseLogger } from "pino";
-import { detectorBacklog } from "./flows-stream.ts";
 import type { IngestMetrics, UploadOutcome } from "./ingest-metrics.ts";
 import type { ParseJobHandle, ParsePool } from "./parse-pool.ts";
 import { parseFailureError, type ParseEnd, type ParseStats } from "./parse-protocol.ts";
@@ -35,13 +35,7 @@ import {
   UploadTooLargeError,
   type UploadInterruption,
 } from "./upload-errors.ts";
-import {
-  createUploadRecord,
-  failUpload,
-  finishUpload,
-  queueFlowEntry,
-  type UploadProgress,
-} from "./upload-ledger.ts";
+import { UploadLedger, type ReaderTotals } from "./upload-ledger.ts";
 
 /** Knobs of the pipeline, from the service configuration. */
 export interface UploadPipelineSettings {
@@ -185,21 +179,23 @@ class UploadRun {
   /** The reader's totals as of the last reply taken. */
   #stats: ParseStats = { rowsAccepted: 0, rowsRejected: 0, labelled: false };
   #rejected: RejectedRow[] = [];
-  /** Whether the upload hash may exist (its creation was sent, even if unanswered). */
-  #recordSent = false;
   #bytes = 0;
-  /** End (exclusive flow index) of the flows already on the stream. */
-  #queuedFlowEnd = 0;
-  /** Windows already on the stream. */
-  #windowsQueued = 0;
-  /** Rejected rows already added to the global counter. */
-  #rejectedCounted = 0;
-  /** Kept rejected rows already written to the upload hash. */
-  #rejectedWritten = 0;
+  readonly #ledger: UploadLedger;
 
   constructor(input: UploadInput, deps: UploadPipelineDeps) {
     this.#input = input;
     this.#deps = deps;
+    this.#ledger = new UploadLedger(input.uploadId, {
+      redis: deps.redis,
+      keys: deps.keys,
+      metrics: deps.metrics,
+      now: deps.now,
+      redisTimeoutMs: deps.settings.redisTimeoutMs,
+    });
+  }
+
+  get #totals(): ReaderTotals {
+    return { stats: this.#stats, rejected: this.#rejected };
   }
 
   get #rowsRead(): number {
@@ -212,23 +208,14 @@ class UploadRun {
       const end = await this.#parseAndStore();
       if (!end.sawRows) throw new NoDataRowsError();
       const stats = this.#stats;
-      const progress = this.#progress();
-      const state = await this.#redisStep(
-        finishUpload(this.#deps.redis, this.#deps.keys, uploadId, {
-          ...progress,
-          rejected: this.#rejected,
-          tailFlows: end.tailFlows,
-        }),
-        "finishing the upload",
-      );
-      this.#deps.metrics.rowsRejected.inc(progress.rowsRejectedDelta);
+      const state = await this.#ledger.finish(this.#totals, end.tailFlows);
       const accepted = uploadAcceptedSchema.parse({
         uploadId,
         name,
         rowsAccepted: stats.rowsAccepted,
         rowsRejected: stats.rowsRejected,
         rejected: this.#rejected,
-        windowsQueued: this.#windowsQueued,
+        windowsQueued: this.#ledger.windowsQueued,
         tailFlows: end.tailFlows,
         labelled: stats.labelled,
         modelVersion: model.version,
@@ -241,8 +228,8 @@ class UploadRun {
       return accepted;
     } catch (error) {
       const failure = this.#explain(error);
-      const outcome: UploadOutcome = this.#recordSent ? "failed" : "rejected";
-      if (this.#recordSent) await this.#recordFailure(failure);
+      const outcome: UploadOutcome = this.#ledger.recordSent ? "failed" : "rejected";
+      if (this.#ledger.recordSent) await this.#recordFailure(failure);
       const seconds = this.#finish(outcome);
       this.#deps.logger.warn(
         {
@@ -250,7 +237,7 @@ class UploadRun {
           outcome,
           reason: failure instanceof Error ? failure.message : String(failure),
           rowsRead: this.#rowsRead,
-          windowsQueued: this.#windowsQueued,
+          windowsQueued: this.#ledger.windowsQueued,
           bytes: this.#bytes,
           seconds,
         },
@@ -267,7 +254,7 @@ class UploadRun {
     this.#deps.metrics.uploadBytes.inc(bytes);
     const limit = this.#deps.settings.maxUploadBytes;
     if (this.#bytes > limit) {
-      const windows = this.#windowsQueued;
+      const windows = this.#ledger.windowsQueued;
       throw new UploadTooLargeError(
         limit,
         `stopped after ${this.#rowsRead} rows; ` +
@@ -366,13 +353,16 @@ class UploadRun {
         if (reply.kind === "failed") throw parseFailureError(reply.failure);
         this.#stats = reply.stats;
         if (reply.stats.rejected !== undefined) this.#rejected = reply.stats.rejected;
-        if (!this.#recordSent && this.#rowsRead > 0) await this.#start();
+        if (!this.#ledger.recordSent && this.#rowsRead > 0) {
+          await this.#ledger.start(this.#input.name, this.#input.model, this.#stats.labelled);
+        }
         const now = this.#deps.now();
         for (const entry of reply.entries) {
           if (this.#stopping) throw new Error("upload stopped");
           // Stamped on arrival here, with the service's clock: the worker built it just before.
           entry.meta.receivedAt = now;
-          await this.#queue(entry);
+          await this.#waitForBacklogRoom();
+          await this.#ledger.queue(entry, this.#totals);
         }
         this.#unstored--;
         // The worker has caught up: what was gathered meanwhile goes now, not with the next chunk.
@@ -388,57 +378,6 @@ class UploadRun {
     }
   }
 
-  async #start(): Promise<void> {
-    const { uploadId, name, model } = this.#input;
-    const deps = this.#deps;
-    this.#recordSent = true;
-    await this.#redisStep(
-      createUploadRecord(deps.redis, deps.keys, {
-        uploadId,
-        name,
-        createdAt: deps.now(),
-        labelled: this.#stats.labelled,
-        modelVersion: model.version,
-        window: model.window,
-      }),
-      "creating the upload record",
-    );
-  }
-
-  async #queue(entry: FlowEntry): Promise<void> {
-    await this.#waitForBacklogRoom();
-    const { window, firstWindow, windowCount } = entry.meta;
-    const entryEnd = (firstWindow + windowCount - 1) * window.stride + window.size;
-    const newFlows = entryEnd - this.#queuedFlowEnd;
-    const progress = this.#progress();
-    await this.#redisStep(
-      queueFlowEntry(this.#deps.redis, this.#deps.keys, entry, newFlows, progress),
-      "queueing a flow entry",
-    );
-    this.#queuedFlowEnd = entryEnd;
-    this.#windowsQueued = firstWindow + windowCount;
-    this.#deps.metrics.flowsIngested.inc(newFlows);
-    this.#deps.metrics.rowsRejected.inc(progress.rowsRejectedDelta);
-  }
-
-  /** Row counts to write now; claims the rejected rows not yet added to the global counter. */
-  #progress(): UploadProgress {
-    const stats = this.#stats;
-    const rowsRejectedDelta = stats.rowsRejected - this.#rejectedCounted;
-    this.#rejectedCounted = stats.rowsRejected;
-    const progress: UploadProgress = {
-      rowsAccepted: stats.rowsAccepted,
-      rowsRejected: stats.rowsRejected,
-      rowsRejectedDelta,
-      updatedAt: this.#deps.now(),
-    };
-    if (this.#rejected.length !== this.#rejectedWritten) {
-      this.#rejectedWritten = this.#rejected.length;
-      progress.rejected = this.#rejected;
-    }
-    return progress;
-  }
-
   /**
    * Waits while the detectors' backlog is at the limit. Not reading meanwhile is the point: the
    * request stream stops, and so does the client.
@@ -448,8 +387,8 @@ class UploadRun {
     const pollMs = settings.backlogPollMs ?? DEFAULT_BACKLOG_POLL_MS;
     let announced = false;
     for (;;) {
-      const backlog = await this.#redisStep(
-        detectorBacklog(redis, keys, settings.maxBacklogEntries + 1),
+      const backlog = await this.#ledger.step(
+        detectorBacklog(redis, keys),
         "reading the detectors' backlog",
       );
       metrics.backlogEntries.set(backlog);
@@ -463,10 +402,6 @@ class UploadRun {
       }
       await sleep(pollMs, undefined, { signal: this.#input.signal });
     }
-  }
-
-  #redisStep<T>(operation: Promise<T>, step: string): Promise<T> {
-    return withRedisDeadline(operation, this.#deps.settings.redisTimeoutMs, step);
   }
 
   /** The error the client is told about. */
@@ -486,23 +421,14 @@ class UploadRun {
 
   /** Marks the upload hash `failed`; bounded by the Redis deadline, never throws. */
   async #recordFailure(failure: unknown): Promise<void> {
-    const { redis, keys, logger, settings } = this.#deps;
+    const { logger, settings } = this.#deps;
     const reason =
       failure instanceof UploadError || failure instanceof FlowCsvError
         ? failure.message
         : `internal error after ${this.#rowsRead} rows`;
-    const progress = this.#progress();
-    const writing = failUpload(redis, keys, this.#input.uploadId, reason, {
-      ...progress,
-      rejected: this.#rejected,
-      // Flows read but not queued: the partial entry and the last incomplete window.
-      tailFlows: this.#stats.rowsAccepted - this.#queuedFlowEnd,
-    }).then(
-      () => this.#deps.metrics.rowsRejected.inc(progress.rowsRejectedDelta),
-      (error: unknown) => {
-        logger.error({ err: error, uploadId: this.#input.uploadId }, "cannot mark upload failed");
-      },
-    );
+    const writing = this.#ledger.fail(reason, this.#totals).catch((error: unknown) => {
+      logger.error({ err: error, uploadId: this.#input.uploadId }, "cannot mark upload failed");
+    });
     // With Redis away the write stays queued on the connection and lands when Redis is back;
     // the client should hear about the outage now, not after another timeout.
     if (failure instanceof RedisUnavailableError) return;

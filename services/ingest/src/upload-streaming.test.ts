@@ -7,9 +7,14 @@ import {
   uploadAcceptedSchema,
   type FlowEntry,
 } from "@floodwatch/core";
-import { closeRedis, connectRedis, startRedisServer, type RedisServer } from "@floodwatch/platform";
+import {
+  backlog as detectorBacklog,
+  closeRedis,
+  connectRedis,
+  startRedisServer,
+  type RedisServer,
+} from "@floodwatch/platform";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { detectorBacklog } from "./flows-stream.ts";
 import {
   decodeStreamFields,
   flowCsv,

@@ -3,7 +3,13 @@
  * shut down once on SIGTERM/SIGINT.
  */
 import { redisKeys } from "@floodwatch/core";
-import { ConfigError, closeRedis, connectRedis, createLogger } from "@floodwatch/platform";
+import {
+  closeRedis,
+  connectRedis,
+  createLogger,
+  loadConfigOrExit,
+  registerShutdown,
+} from "@floodwatch/platform";
 import { buildTrainerApp } from "./app.ts";
 import { loadTrainerConfig } from "./env.ts";
 import { createTrainerMetrics } from "./metrics.ts";
@@ -13,19 +19,11 @@ import { createTrainingWorker } from "./worker.ts";
  * How long shutdown waits for running trainings to finish. Past it the worker is closed by force:
  * an unfinished job keeps its lock and another trainer takes it over when the lock expires.
  */
-const SHUTDOWN_DEADLINE_MS = 30_000;
+const DRAIN_MS = 30_000;
+/** The whole shutdown's deadline: the drain, then a forced close and the connections. */
+const SHUTDOWN_DEADLINE_MS = DRAIN_MS + 10_000;
 
-function configOrExit() {
-  try {
-    return loadTrainerConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(2);
-  }
-}
-
-const config = configOrExit();
+const config = loadConfigOrExit(loadTrainerConfig);
 
 const logger = createLogger("trainer", config.LOG_LEVEL, config.LOG_FORMAT);
 const keys = redisKeys(config.FLOODWATCH_KEY_PREFIX);
@@ -51,44 +49,32 @@ const app = buildTrainerApp({
   concurrency: config.TRAINER_CONCURRENCY,
 });
 
-let closing: Promise<void> | undefined;
-/** Stops intake, lets running trainings finish (up to the deadline), then closes everything. */
-function shutdown(signal: string): Promise<void> {
-  closing ??= (async () => {
-    logger.info({ signal }, "trainer shutting down");
-    const steps: [string, () => Promise<unknown>][] = [
-      [
-        "worker",
-        async () => {
-          let timer: NodeJS.Timeout | undefined;
-          const deadline = new Promise<"deadline">((resolve) => {
-            timer = setTimeout(() => resolve("deadline"), SHUTDOWN_DEADLINE_MS);
-          });
-          const drained = await Promise.race([worker.close(), deadline]);
-          clearTimeout(timer);
-          if (drained === "deadline") {
-            logger.warn("trainings still running at the deadline: closing the worker by force");
-            await worker.close(true);
-          }
-        },
-      ],
-      ["http", () => app.close()],
-      ["redis", () => closeRedis(redis)],
-      ["queue connection", () => closeRedis(connection)],
-    ];
-    for (const [name, step] of steps) {
-      try {
-        await step();
-      } catch (error) {
-        logger.error({ err: error, step: name }, "shutdown step failed");
-      }
-    }
-    logger.info("trainer stopped");
-  })();
-  return closing;
-}
-process.once("SIGTERM", () => void shutdown("SIGTERM"));
-process.once("SIGINT", () => void shutdown("SIGINT"));
+/** Stops intake, lets running trainings finish (up to the drain), then closes everything. */
+const shutdown = registerShutdown({
+  service: "trainer",
+  logger,
+  deadlineMs: SHUTDOWN_DEADLINE_MS,
+  steps: [
+    {
+      name: "worker",
+      run: async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const drainEnd = new Promise<"deadline">((resolve) => {
+          timer = setTimeout(() => resolve("deadline"), DRAIN_MS);
+        });
+        const drained = await Promise.race([worker.close(), drainEnd]);
+        clearTimeout(timer);
+        if (drained === "deadline") {
+          logger.warn("trainings still running at the deadline: closing the worker by force");
+          await worker.close(true);
+        }
+      },
+    },
+    { name: "http", run: () => app.close() },
+    { name: "redis", run: () => closeRedis(redis) },
+    { name: "queue connection", run: () => closeRedis(connection) },
+  ],
+});
 
 try {
   const address = await app.listen({ host: config.TRAINER_HOST, port: config.TRAINER_PORT });
@@ -98,6 +84,5 @@ try {
   );
 } catch (error) {
   logger.error({ err: error }, "trainer cannot start");
-  await shutdown("startup failure");
-  process.exitCode = 1;
+  await shutdown("startup failure", true);
 }

@@ -4,13 +4,12 @@
  */
 import { randomUUID } from "node:crypto";
 import {
-  generateFlowCsv,
   redisKeys,
   trainingJobStatusSchema,
-  type AttackKind,
   type RedisKeys,
   type TrainingJobStatus,
 } from "@floodwatch/core";
+import { generateFlowCsv, type AttackKind } from "@floodwatch/core/generator";
 import { closeRedis, connectRedis, createLogger } from "@floodwatch/platform";
 import { Queue, type Job } from "bullmq";
 import type { Redis } from "ioredis";
@@ -18,7 +17,6 @@ import { createTrainerMetrics, type TrainerMetrics } from "./metrics.ts";
 import {
   TRAINING_INPUT_CHUNK_BYTES,
   TRAINING_QUEUE,
-  trainingKeys,
   trainingSettingsSchema,
   type TrainingJobData,
   type TrainingJobResult,
@@ -76,7 +74,7 @@ export async function openTrainerTestBed(
     statuses,
     async submit(csv, settings = {}, name = "generated.csv") {
       const jobId = randomUUID();
-      const inputKey = trainingKeys(keys).input(jobId);
+      const inputKey = keys.trainingInput(jobId);
       const bytes = typeof csv === "string" ? Buffer.from(csv) : csv;
       let chunks = 0;
       for (let at = 0; at < bytes.length; at += TRAINING_INPUT_CHUNK_BYTES) {

@@ -6,11 +6,12 @@
 import { createHash } from "node:crypto";
 import {
   FlowCsvError,
-  FlowCsvReader,
+  type FlowCsvReader,
   TOOL_VERSION,
   TrainingError,
   TrainingFlows,
   WindowEvaluation,
+  readTrainingSequence,
   scoreFlowCsv,
   trainModel,
   trainingWindowCount,
@@ -23,7 +24,6 @@ import { publishModel } from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 import {
   encodeModelMeta,
-  trainingKeys,
   type TrainingEvaluation,
   type TrainingJobData,
   type TrainingJobResult,
@@ -82,21 +82,20 @@ export async function runTraining(
   };
   await report({ ...progress });
 
-  const reader = new FlowCsvReader({ features: settings.features });
   const flows = new TrainingFlows(settings.features.length);
   const hash = createHash("sha256");
+  let reader: FlowCsvReader;
   try {
     let lastReport = now().getTime();
-    for await (const piece of readTrainingInput(deps.redis, data.inputKey, data.inputChunks)) {
+    const input = readTrainingInput(deps.redis, data.inputKey, data.inputChunks);
+    reader = await readTrainingSequence(input, flows, settings.features, async (piece, read) => {
       hash.update(piece);
-      for (const batch of reader.push(piece)) flows.add(batch);
       if (now().getTime() - lastReport >= READING_REPORT_INTERVAL_MS) {
         lastReport = now().getTime();
-        progress.rowsRead = rowsRead(reader.stats);
+        progress.rowsRead = rowsRead(read.stats);
         await report({ ...progress });
       }
-    }
-    for (const batch of reader.end()) flows.add(batch);
+    });
   } catch (error) {
     if (error instanceof FlowCsvError) {
       throw new TrainingRunError(
@@ -106,7 +105,6 @@ export async function runTraining(
     if (error instanceof TrainingInputError) throw new TrainingRunError(error.message);
     throw error;
   }
-  flows.endSequence();
   progress.rowsRead = rowsRead(reader.stats);
   progress.stage = "windows";
   progress.windows = trainingWindowCount(
@@ -172,7 +170,7 @@ export async function runTraining(
   };
   // Metadata first, so a version never shows up in a listing without it.
   await deps.redis.hset(
-    trainingKeys(deps.keys).modelMeta(model.version),
+    deps.keys.modelMeta(model.version),
     encodeModelMeta({
       origin: "trained",
       jobId,

@@ -11,7 +11,7 @@ import {
 } from "@floodwatch/platform";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generatedCsv, openTrainerTestBed, type TrainerTestBed } from "./trainer-test-support.ts";
-import { decodeModelMeta, trainingKeys } from "@floodwatch/core";
+import { decodeModelMeta } from "@floodwatch/core";
 
 let server: RedisServer;
 let bed: TrainerTestBed | undefined;
@@ -44,7 +44,7 @@ describe("training worker", () => {
     const t = await open();
     const csv = generatedCsv(5000, 11);
     const jobId = await t.submit(csv, { trees: "40", seed: "7" }, "benign.csv");
-    const inputKey = trainingKeys(t.keys).input(jobId);
+    const inputKey = t.keys.trainingInput(jobId);
     expect(await t.redis.llen(inputKey)).toBe(Math.ceil(Buffer.byteLength(csv) / (1 << 20)));
     const { metrics } = t.startWorker();
 
@@ -93,9 +93,7 @@ describe("training worker", () => {
     expect(model.training.sources).toEqual(["benign.csv"]);
     expect(await t.redis.zscore(t.keys.models, result.version)).not.toBeNull();
     expect(await activeModelVersion(t.redis, t.keys)).toBeNull();
-    const meta = decodeModelMeta(
-      await t.redis.hgetall(trainingKeys(t.keys).modelMeta(result.version)),
-    );
+    const meta = decodeModelMeta(await t.redis.hgetall(t.keys.modelMeta(result.version)));
     expect(meta).toMatchObject({
       origin: "trained",
       jobId,
@@ -127,7 +125,7 @@ describe("training worker", () => {
     const failed = await t.published(jobId, "failed");
     expect(failed.error).toBe(job.failedReason);
     expect(failed.progress.stage).toBe("windows");
-    expect(await t.redis.exists(trainingKeys(t.keys).input(jobId))).toBe(0);
+    expect(await t.redis.exists(t.keys.trainingInput(jobId))).toBe(0);
     expect(await t.redis.zcard(t.keys.models)).toBe(0);
     expect(
       sample(await metrics.registry.metrics(), 'floodwatch_training_jobs_total{outcome="failed"}'),
@@ -166,7 +164,7 @@ describe("training worker", () => {
   it("fails a job whose input expired", async () => {
     const t = await open();
     const jobId = await t.submit(generatedCsv(3000, 5));
-    await t.redis.del(trainingKeys(t.keys).input(jobId));
+    await t.redis.del(t.keys.trainingInput(jobId));
     t.startWorker();
     const job = await t.finished(jobId);
     expect(job.failedReason).toMatch(/training input .* is gone \(expired or already used\)/);
@@ -196,9 +194,7 @@ describe("training worker", () => {
     expect(evaluation.rocAuc).toBeGreaterThan(0.9);
     expect(evaluation.recall).toEqual(expect.any(Number));
     expect(evaluation.precision).toEqual(expect.any(Number));
-    const meta = decodeModelMeta(
-      await t.redis.hgetall(trainingKeys(t.keys).modelMeta(result.version)),
-    );
+    const meta = decodeModelMeta(await t.redis.hgetall(t.keys.modelMeta(result.version)));
     expect(meta?.flowsExcluded).toBe(attackRows);
     expect(meta?.evaluation).toEqual(evaluation);
     expect((await loadModel(t.redis, t.keys, result.version)).training.flowsExcluded).toBe(

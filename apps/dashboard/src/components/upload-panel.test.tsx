@@ -127,7 +127,7 @@ describe("UploadPanel", () => {
       settle(() =>
         uploads[0]?.reject(
           new ApiError("the file lacks required columns", 400, {
-            error: "Bad Request",
+            error: "missing_columns",
             message: "the file lacks required columns",
             missing: ["Flow Duration", "SYN Flag Count"],
             seen: ["a", "b"],

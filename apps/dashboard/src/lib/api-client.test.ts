@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { modelSummary, summary, windowResult } from "../test-fixtures.ts";
+import { modelVersion, summary, windowResult } from "../test-fixtures.ts";
 import { ApiClient, ApiError } from "./api-client.ts";
 import { AuthGate, type TokenStorage } from "./auth-gate.ts";
 
@@ -109,7 +109,7 @@ describe("ApiClient", () => {
   it("asks for a token on 401 and retries with it", async () => {
     const auth = new AuthGate(noStorage);
     const { fetchImpl, calls } = scriptedFetch([
-      { status: 401, body: { error: "Unauthorized", message: "token required" } },
+      { status: 401, body: { error: "unauthorized", message: "token required" } },
       { status: 200, body: summary() },
     ]);
     const api = new ApiClient({
@@ -144,7 +144,7 @@ describe("ApiClient", () => {
   it("carries the server's error body and reports an unreachable API", async () => {
     const auth = new AuthGate(noStorage);
     const { fetchImpl } = scriptedFetch([
-      { status: 404, body: { error: "Not Found", message: "no upload u9" } },
+      { status: 404, body: { error: "unknown_upload", message: "no upload u9" } },
     ]);
     const api = new ApiClient({ apiUrl: "http://api", ingestUrl: "", auth, fetch: fetchImpl });
     await expect(api.upload("u9")).rejects.toMatchObject({ status: 404, message: "no upload u9" });
@@ -169,7 +169,7 @@ describe("ApiClient", () => {
   it("turns a refusal into an ApiError with the missing columns", async () => {
     const auth = new AuthGate(noStorage);
     const refusal = {
-      error: "Bad Request",
+      error: "missing_columns",
       message: "missing required columns",
       missing: ["Flow Duration", "SYN Flag Count"],
       seen: ["a", "b"],
@@ -187,7 +187,7 @@ describe("ApiClient", () => {
   it("resends an upload with the token after a 401", async () => {
     const auth = new AuthGate(noStorage);
     const xhr = scriptedXhr([
-      { status: 401, body: { error: "Unauthorized", message: "token required" } },
+      { status: 401, body: { error: "unauthorized", message: "token required" } },
       { status: 201, body: accepted },
     ]);
     const api = new ApiClient({ apiUrl: "", ingestUrl: "http://ingest", auth, xhr: xhr.create });
@@ -202,7 +202,7 @@ describe("ApiClient", () => {
 
   it("reads the model list in either shape", async () => {
     const auth = new AuthGate(noStorage);
-    const entry = { ...modelSummary(), active: true, publishedAt: 1_700_000_000_000, training: {} };
+    const entry = modelVersion({ active: true });
     const { fetchImpl } = scriptedFetch([
       { status: 200, body: { active: entry.version, models: [entry] } },
       { status: 200, body: [{ ...entry, active: false }] },

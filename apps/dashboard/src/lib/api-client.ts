@@ -4,21 +4,26 @@
  */
 import {
   deadLetterSchema,
-  errorBodySchema,
-  modelSummarySchema,
   summarySchema,
   trainingJobStatusSchema,
   uploadAcceptedSchema,
   uploadStatusSchema,
   windowResultSchema,
   type DeadLetter,
-  type ErrorBody,
   type Summary,
   type TrainingJobStatus,
   type UploadAccepted,
   type UploadStatus,
   type WindowResult,
 } from "@floodwatch/core/stream-contracts";
+import {
+  errorBodySchema,
+  modelListSchema,
+  modelVersionSchema,
+  trainingAcceptedSchema,
+  type ErrorBody,
+  type ModelVersion,
+} from "@floodwatch/core/http-contracts";
 import {
   endpointStatusSchema,
   incidentSchema,
@@ -31,29 +36,17 @@ import {
 import { z } from "zod";
 import type { AuthGate } from "./auth-gate.ts";
 
-/** One published model as `GET /api/models` lists it. */
-export const modelListEntrySchema = modelSummarySchema
-  .extend({
-    active: z.boolean(),
-    /** When the model was published to the registry (ms since epoch or ISO time). */
-    publishedAt: z.union([z.number(), z.string()]).optional(),
-  })
-  .loose();
-/** One published model. */
-export type ModelListEntry = z.infer<typeof modelListEntrySchema>;
+/** One published model, as `GET /api/models` lists it (core's schema). */
+export type ModelListEntry = ModelVersion;
 
 /**
- * `GET /api/models`: `{ active, models }`, newest first. A bare array is accepted too, the shape
- * first agreed on.
+ * `GET /api/models` read into its versions, newest first. A bare array of versions is accepted
+ * too, the shape first agreed on; both are core's schemas.
  */
-const modelListSchema = z.union([
-  z.array(modelListEntrySchema),
-  z
-    .object({ active: z.string().nullable(), models: z.array(modelListEntrySchema) })
-    .loose()
-    .transform((list) => list.models),
+const modelVersionsAnswerSchema = z.union([
+  z.array(modelVersionSchema),
+  modelListSchema.transform((list) => list.models),
 ]);
-const trainingAcceptedSchema = z.object({ jobId: z.string().min(1) }).loose();
 
 /** An HTTP answer that is not the expected one, with the server's error body when it sent one. */
 export class ApiError extends Error {
@@ -197,7 +190,7 @@ export class ApiClient {
   }
 
   models(): Promise<ModelListEntry[]> {
-    return this.#getJson("/api/models", modelListSchema);
+    return this.#getJson("/api/models", modelVersionsAnswerSchema);
   }
 
   trainingJob(jobId: string): Promise<TrainingJobStatus> {

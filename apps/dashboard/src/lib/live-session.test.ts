@@ -19,7 +19,7 @@ function fakeApi(status = 200) {
     requested.push(url.pathname + url.search);
     const body =
       status !== 200
-        ? { error: "Unauthorized", message: "token required" }
+        ? { error: "unauthorized", message: "token required" }
         : url.pathname === "/api/summary"
           ? summary()
           : url.pathname === "/api/uploads"

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { uploadStatus } from "../test-fixtures.ts";
-import { qualityFromCounts, qualityOf } from "./quality.ts";
+import { qualityFromCounts } from "@floodwatch/core/window-evaluation";
+import { qualityOf } from "./quality.ts";
 
 describe("quality", () => {
   it("computes precision, recall and F1 from confusion counts", () => {

@@ -1,13 +1,6 @@
 /** Detection quality of labelled uploads, alone or pooled. */
 import type { Quality, UploadStatus } from "@floodwatch/core/stream-contracts";
-
-/** Precision, recall and F1 from confusion counts; 0 where the ratio is undefined. */
-export function qualityFromCounts(tp: number, fp: number, fn: number, tn: number): Quality {
-  const precision = tp + fp === 0 ? 0 : tp / (tp + fp);
-  const recall = tp + fn === 0 ? 0 : tp / (tp + fn);
-  const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-  return { tp, fp, fn, tn, precision, recall, f1 };
-}
+import { qualityFromCounts } from "@floodwatch/core/window-evaluation";
 
 /** What the quality panel shows. */
 export interface QualityView {

@@ -1,5 +1,6 @@
 /** Uploads started from this page, from the first byte sent to the server's answer. */
-import type { ErrorBody, UploadAccepted } from "@floodwatch/core/stream-contracts";
+import type { ErrorBody } from "@floodwatch/core/http-contracts";
+import type { UploadAccepted } from "@floodwatch/core/stream-contracts";
 
 /** One file being (or having been) sent to ingest. */
 export interface UploadTask {

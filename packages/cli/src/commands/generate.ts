@@ -1,6 +1,6 @@
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
-import { ATTACK_KINDS, generateFlowCsv } from "@floodwatch/core";
+import { ATTACK_KINDS, generateFlowCsv } from "@floodwatch/core/generator";
 import { UsageError } from "../cli-error.ts";
 import { type CommandSpec, choiceOption, intOption, stringOption } from "../options.ts";
 

@@ -3,7 +3,13 @@
  * through its API.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { parseModel } from "@floodwatch/core";
+import {
+  errorBodySchema,
+  modelActivatedSchema,
+  modelListSchema,
+  modelPublishedSchema,
+  parseModel,
+} from "@floodwatch/core";
 import { z } from "zod";
 import { DataError, UsageError } from "../cli-error.ts";
 import { loadModelFile } from "../model-loading.ts";
@@ -16,29 +22,6 @@ const DEFAULT_API_URL = "http://localhost:8080";
 export class ApiRequestError extends DataError {
   override readonly name = "ApiRequestError";
 }
-
-/** The fields of `GET /api/models` this command shows. */
-const modelListSchema = z.object({
-  active: z.string().nullable(),
-  models: z.array(
-    z.object({
-      version: z.string(),
-      active: z.boolean(),
-      trainedAt: z.string(),
-      threshold: z.number(),
-      quantile: z.number(),
-      validationFpr: z.number(),
-      trainingFlows: z.number(),
-    }),
-  ),
-});
-
-const publishedSchema = z.object({
-  version: z.string(),
-  active: z.boolean(),
-  created: z.boolean(),
-});
-const activatedSchema = z.object({ active: z.string(), previous: z.string().nullable() });
 
 /** How to reach the API: base URL and optional bearer token. */
 interface ApiTarget {
@@ -85,8 +68,8 @@ async function request(
     const text = await response.text();
     let message = text.trim() || response.statusText;
     try {
-      const parsed = JSON.parse(text) as { message?: unknown };
-      if (typeof parsed.message === "string") message = parsed.message;
+      const parsed = errorBodySchema.safeParse(JSON.parse(text));
+      if (parsed.success) message = parsed.data.message;
     } catch {
       // not JSON: the text itself
     }
@@ -153,7 +136,7 @@ async function publish(target: ApiTarget, path: string, activate: boolean): Prom
     `/api/models/publish?activate=${activate ? "true" : "false"}`,
     { type: "application/json", text },
   );
-  const published = await json(response, publishedSchema, "POST /api/models/publish");
+  const published = await json(response, modelPublishedSchema, "POST /api/models/publish");
   process.stdout.write(
     `${published.created ? "published" : "already registered:"} ${published.version}` +
       `${published.active ? " (active)" : " (not active)"}\n`,
@@ -166,7 +149,7 @@ async function activate(target: ApiTarget, version: string): Promise<void> {
     "POST",
     `/api/models/${encodeURIComponent(version)}/activate`,
   );
-  const activated = await json(response, activatedSchema, "activate");
+  const activated = await json(response, modelActivatedSchema, "activate");
   process.stdout.write(`active model: ${activated.active} (was ${activated.previous ?? "none"})\n`);
 }
 

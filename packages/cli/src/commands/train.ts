@@ -6,8 +6,8 @@ import {
   TOOL_VERSION,
   TRAINING_PROFILES,
   VOTING_DETECTORS,
-  FlowCsvReader,
   TrainingFlows,
+  readTrainingSequence,
   serializeModel,
   trainModel,
   type VotingDetector,
@@ -88,13 +88,9 @@ export const trainCommand: CommandSpec = {
     let nonFinite = 0;
     for (const path of positionals) {
       const input = openFlowInput(path, hash);
-      const reader = new FlowCsvReader({ features });
-      await withInputName(input.name, async () => {
-        for await (const chunk of input.chunks)
-          for (const batch of reader.push(chunk)) flows.add(batch);
-        for (const batch of reader.end()) flows.add(batch);
-      });
-      flows.endSequence();
+      const reader = await withInputName(input.name, () =>
+        readTrainingSequence(input.chunks, flows, features),
+      );
       rowsRejected += reader.stats.rowsRejected;
       nonFinite += reader.stats.nonFiniteValues + reader.stats.emptyValues;
       for (const r of reader.stats.rejected.slice(0, 5)) {

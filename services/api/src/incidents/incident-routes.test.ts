@@ -18,7 +18,7 @@ import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { buildApiApp } from "../app.ts";
-import { quietLogger, testConfig, testPrefix, testRedis } from "../test-fixtures.ts";
+import { quietLogger, testConfig, testPrefix, testRedis } from "../api-test-kit.ts";
 
 const TOKEN = "s3cret-token-0123456789";
 const NOW = 1_800_000_000_000;
@@ -142,7 +142,7 @@ describe("incidents", () => {
     expect((await app.inject("/api/incidents")).json()).toEqual([]);
     const missing = await app.inject("/api/incidents/nope-1");
     expect(missing.statusCode).toBe(404);
-    expect(missing.json()).toMatchObject({ error: "UnknownIncident" });
+    expect(missing.json()).toMatchObject({ error: "unknown_incident" });
     expect((await app.inject("/api/incidents?state=maybe")).statusCode).toBe(400);
   });
 

@@ -76,7 +76,7 @@ export const incidentRoutes: FastifyPluginAsync<IncidentRoutesOptions> = async (
   app.get("/api/incidents/:id", async (request) => {
     const { id } = parseQuery(idParamsSchema, request.params, "path");
     const found = await readIncident(redis, keys, id);
-    if (!found) throw new ApiError(404, "UnknownIncident", `incident ${id} is not known`);
+    if (!found) throw new ApiError(404, "unknown_incident", `incident ${id} is not known`);
     return found;
   });
 
@@ -86,13 +86,13 @@ export const incidentRoutes: FastifyPluginAsync<IncidentRoutesOptions> = async (
     const parsed = muteRequestSchema.safeParse(request.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new ApiError(400, "BadMute", `${issue.path.join(".") || "body"}: ${issue.message}`);
+      throw new ApiError(400, "bad_mute", `${issue.path.join(".") || "body"}: ${issue.message}`);
     }
     try {
       const mute = await addMute(redis, keys, parsed.data, clock());
       return reply.code(201).send(mute);
     } catch (error) {
-      if (error instanceof MuteRequestError) throw new ApiError(400, "BadMute", error.message);
+      if (error instanceof MuteRequestError) throw new ApiError(400, "bad_mute", error.message);
       throw error;
     }
   });
@@ -100,7 +100,7 @@ export const incidentRoutes: FastifyPluginAsync<IncidentRoutesOptions> = async (
   app.delete("/api/mutes/:id", async (request, reply) => {
     const { id } = parseQuery(idParamsSchema, request.params, "path");
     if (!(await removeMute(redis, keys, id))) {
-      throw new ApiError(404, "UnknownMute", `mute ${id} is not known`);
+      throw new ApiError(404, "unknown_mute", `mute ${id} is not known`);
     }
     return reply.code(204).send();
   });

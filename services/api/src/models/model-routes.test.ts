@@ -7,12 +7,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import {
-  generateFlowCsv,
-  parseModel,
-  trainingJobStatusSchema,
-  type TrainingJobStatus,
-} from "@floodwatch/core";
+import { parseModel, trainingJobStatusSchema, type TrainingJobStatus } from "@floodwatch/core";
+import { generateFlowCsv } from "@floodwatch/core/generator";
 import {
   closeRedis,
   connectRedis,
@@ -25,10 +21,9 @@ import {
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTrainerMetrics } from "../../../trainer/src/metrics.ts";
-import { trainingKeys } from "@floodwatch/core";
 import { createTrainingWorker, type TrainingWorker } from "../../../trainer/src/worker.ts";
 import { startModelApi, type ModelApiFixture } from "./model-api-fixture.ts";
-import type { ModelList, ModelVersion, TrainingJobView } from "./model-routes.ts";
+import type { ModelList, ModelVersion, TrainingJobView } from "@floodwatch/core";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DATA = resolve(HERE, "../../../../../shared/data");
@@ -247,7 +242,7 @@ describe("training through the API", () => {
     });
     expect(accepted.statusCode).toBe(202);
     const { jobId } = accepted.json<{ jobId: string }>();
-    const inputKey = trainingKeys(stack.api.keys).input(jobId);
+    const inputKey = stack.api.keys.trainingInput(jobId);
     const pieces = await stack.api.redis.lrangeBuffer(inputKey, 0, -1);
     expect(pieces.length).toBeGreaterThanOrEqual(2);
     for (const piece of pieces.slice(0, -1)) {

@@ -12,12 +12,23 @@ import { basename } from "node:path";
 import { Readable } from "node:stream";
 import {
   ModelFileError,
+  decodeModelMeta,
+  describeSettingsError,
   modelSummaryOf,
-  modelSummarySchema,
   parseModel,
+  queuedProgress,
+  trainingJobResultSchema,
   trainingJobStatusSchema,
+  trainingSettingsSchema,
+  type ModelActivated,
+  type ModelList,
+  type ModelPublished,
+  type ModelVersion,
   type RedisKeys,
+  type TrainingAccepted,
   type TrainingJobStatus,
+  type TrainingJobView,
+  type TrainingSettings,
 } from "@floodwatch/core";
 import {
   UnknownModelError,
@@ -31,18 +42,7 @@ import {
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import {
-  decodeModelMeta,
-  describeSettingsError,
-  modelMetaSchema,
-  queuedProgress,
-  trainingJobResultSchema,
-  trainingKeys,
-  trainingSettingsSchema,
-  type TrainingJobResult,
-  type TrainingKeys,
-  type TrainingSettings,
-} from "@floodwatch/core";
+import { ApiError } from "../errors.ts";
 import { MultipartError, multipartBoundary, readMultipart } from "./multipart.ts";
 import type { TrainingQueue } from "./training-queue.ts";
 import { TrainingInputWriter, UploadTooLargeError } from "./training-upload.ts";
@@ -60,39 +60,6 @@ export interface ModelRoutesOptions {
   /** Largest model file `POST /api/models/publish` accepts (default 32 MiB). */
   maxModelBytes?: number;
 }
-
-/** A registry version as the API shows it: the summary, the training record and the metadata. */
-export const modelVersionSchema = modelSummarySchema.extend({
-  createdAt: z.string(),
-  publishedAt: z.number(),
-  active: z.boolean(),
-  training: z.object({
-    flows: z.number().int(),
-    flowsExcluded: z.number().int(),
-    valuesReplaced: z.number().int(),
-    windows: z.number().int(),
-    fitWindows: z.number().int(),
-    validationWindows: z.number().int(),
-    trainStride: z.number().int(),
-    contentHash: z.string(),
-    seed: z.number().int(),
-    trees: z.number().int(),
-    maxSamples: z.number().int(),
-    sources: z.array(z.string()),
-  }),
-  meta: modelMetaSchema.nullable(),
-});
-export type ModelVersion = z.infer<typeof modelVersionSchema>;
-
-/** `GET /api/models`: every version, newest first. */
-export const modelListSchema = z.object({
-  active: z.string().nullable(),
-  models: z.array(modelVersionSchema),
-});
-export type ModelList = z.infer<typeof modelListSchema>;
-
-/** `GET /api/models/jobs/:id`: the job's status, plus its result once completed. */
-export type TrainingJobView = TrainingJobStatus & { result?: TrainingJobResult };
 
 /**
  * A model file with a thousand trees is about 3 MiB; 32 MiB leaves room for ten thousand while
@@ -116,26 +83,18 @@ const MAX_FORM_FIELDS = 32;
 const VERSION_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 const JOB_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 
-/** A client error the route answers itself, in the API's error body shape. */
-class RequestProblem extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function sendProblem(reply: FastifyReply, problem: RequestProblem): FastifyReply {
-  return reply.code(problem.statusCode).send({ error: problem.code, message: problem.message });
+/**
+ * Answers a client error from inside the plugin: it is registered in hosts without the API's
+ * error handler too (the CLI's test fixture), so it sends the error body itself.
+ */
+function sendProblem(reply: FastifyReply, problem: ApiError): FastifyReply {
+  return reply.code(problem.statusCode).send(problem.body());
 }
 
 /** The model routes; register with `app.register(modelRoutes, options)`. */
 export const modelRoutes: FastifyPluginCallback<ModelRoutesOptions> = (app, options, done) => {
   const { redis, keys, queue, logger, maxUploadBytes } = options;
   const maxModelBytes = options.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES;
-  const extraKeys = trainingKeys(keys);
   const isActive = async (version: string) => (await activeModelVersion(redis, keys)) === version;
 
   // Parsers of this context only. The host may have its own for the same types (its upload
@@ -153,12 +112,12 @@ export const modelRoutes: FastifyPluginCallback<ModelRoutesOptions> = (app, opti
 
   app.post("/api/models", async (request, reply) => {
     const jobId = randomUUID();
-    const writer = new TrainingInputWriter(redis, extraKeys.input(jobId), maxUploadBytes);
+    const writer = new TrainingInputWriter(redis, keys.trainingInput(jobId), maxUploadBytes);
     try {
       const upload = await receiveTrainingUpload(request, writer, maxUploadBytes);
       await writer.finish();
       if (writer.bytes === 0) {
-        throw new RequestProblem(400, "empty_upload", "the training file is empty");
+        throw new ApiError(400, "empty_upload", "the training file is empty");
       }
       // Announced before it is queued, so no client hears "waiting" after the trainer's first
       // progress report.
@@ -184,18 +143,19 @@ export const modelRoutes: FastifyPluginCallback<ModelRoutesOptions> = (app, opti
         { jobId },
       );
       logger.info({ jobId, name: upload.name, bytes: writer.bytes }, "training job queued");
-      return reply.code(202).send({ jobId });
+      const accepted: TrainingAccepted = { jobId };
+      return reply.code(202).send(accepted);
     } catch (error) {
       await writer.discard();
       if (error instanceof UploadTooLargeError) {
         // Stop reading: the rest of a too-large body is not worth receiving.
         reply.header("connection", "close");
-        return sendProblem(reply, new RequestProblem(413, "payload_too_large", error.message));
+        return sendProblem(reply, new ApiError(413, "payload_too_large", error.message));
       }
       if (error instanceof MultipartError) {
-        return sendProblem(reply, new RequestProblem(400, "bad_multipart", error.message));
+        return sendProblem(reply, new ApiError(400, "bad_multipart", error.message));
       }
-      if (error instanceof RequestProblem) return sendProblem(reply, error);
+      if (error instanceof ApiError) return sendProblem(reply, error);
       throw error;
     }
   });
@@ -208,14 +168,7 @@ export const modelRoutes: FastifyPluginCallback<ModelRoutesOptions> = (app, opti
     const models: ModelVersion[] = [];
     for (let i = 0; i < entries.length; i += 2) {
       const version = entries[i]!;
-      const entry = await describeVersion(
-        redis,
-        keys,
-        extraKeys,
-        version,
-        Number(entries[i + 1]),
-        active,
-      );
+      const entry = await describeVersion(redis, keys, version, Number(entries[i + 1]), active);
       if (entry !== null) models.push(entry);
     }
     const list: ModelList = { active, models };
@@ -229,7 +182,7 @@ export const modelRoutes: FastifyPluginCallback<ModelRoutesOptions> = (app, opti
     const state = JOB_ID_PATTERN.test(id) ? await queue.getJobState(id) : "unknown";
     const job = state === "unknown" ? undefined : await queue.getJob(id);
     if (!job) {
-      return sendProblem(reply, new RequestProblem(404, "not_found", `no training job ${id}`));
+      return sendProblem(reply, new ApiError(404, "not_found", `no training job ${id}`));
     }
     const progress = trainingJobStatusSchema.shape.progress.safeParse(job.progress);
     const view: TrainingJobView = {
@@ -257,7 +210,7 @@ export const modelRoutes: FastifyPluginCallback<ModelRoutesOptions> = (app, opti
       const field = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : "activate";
       return sendProblem(
         reply,
-        new RequestProblem(400, "bad_request", `invalid parameter ${field}: ${issue.message}`),
+        new ApiError(400, "bad_request", `invalid parameter ${field}: ${issue.message}`),
       );
     }
     const activate =
@@ -265,11 +218,7 @@ export const modelRoutes: FastifyPluginCallback<ModelRoutesOptions> = (app, opti
     if (typeof request.body !== "string") {
       return sendProblem(
         reply,
-        new RequestProblem(
-          415,
-          "unsupported_media_type",
-          "send the model file as application/json",
-        ),
+        new ApiError(415, "unsupported_media_type", "send the model file as application/json"),
       );
     }
     let model;
@@ -277,20 +226,21 @@ export const modelRoutes: FastifyPluginCallback<ModelRoutesOptions> = (app, opti
       model = parseModel(request.body);
     } catch (error) {
       if (error instanceof ModelFileError) {
-        return sendProblem(reply, new RequestProblem(400, "invalid_model", error.message));
+        return sendProblem(reply, new ApiError(400, "invalid_model", error.message));
       }
       throw error;
     }
     const created = (await redis.exists(keys.model(model.version))) === 0;
     // A version trained here keeps its training metadata when its file is published again.
-    await redis.hsetnx(extraKeys.modelMeta(model.version), "origin", "published");
+    await redis.hsetnx(keys.modelMeta(model.version), "origin", "published");
     await publishModel(redis, keys, model, { activate });
     logger.info({ version: model.version, activate, created }, "model published");
-    return reply.code(created ? 201 : 200).send({
+    const published: ModelPublished = {
       version: model.version,
       active: activate || (await isActive(model.version)),
       created,
-    });
+    };
+    return reply.code(created ? 201 : 200).send(published);
   });
 
   app.get<{ Params: { version: string } }>("/api/models/:version", async (request, reply) => {
@@ -304,7 +254,6 @@ export const modelRoutes: FastifyPluginCallback<ModelRoutesOptions> = (app, opti
         : await describeVersion(
             redis,
             keys,
-            extraKeys,
             version,
             Number(publishedAt),
             await activeModelVersion(redis, keys),
@@ -339,21 +288,21 @@ export const modelRoutes: FastifyPluginCallback<ModelRoutesOptions> = (app, opti
         throw error;
       }
       logger.info({ version, previous }, "model activated");
-      return { active: version, previous };
+      const activated: ModelActivated = { active: version, previous };
+      return activated;
     },
   );
   done();
 };
 
-function unknownVersion(version: string): RequestProblem {
-  return new RequestProblem(404, "not_found", `model version ${version} is not in the registry`);
+function unknownVersion(version: string): ApiError {
+  return new ApiError(404, "not_found", `model version ${version} is not in the registry`);
 }
 
 /** One version with its summary, training record and metadata; null when its file is gone. */
 async function describeVersion(
   redis: Redis,
   keys: RedisKeys,
-  extraKeys: TrainingKeys,
   version: string,
   publishedAt: number,
   active: string | null,
@@ -365,7 +314,7 @@ async function describeVersion(
     if (error instanceof UnknownModelError) return null;
     throw error;
   }
-  const meta = decodeModelMeta(await redis.hgetall(extraKeys.modelMeta(version)));
+  const meta = decodeModelMeta(await redis.hgetall(keys.modelMeta(version)));
   return {
     ...modelSummaryOf(model),
     createdAt: model.createdAt,
@@ -389,7 +338,7 @@ const FILE_FIELD = "file";
 function parseSettings(input: Record<string, unknown>): TrainingSettings {
   const parsed = trainingSettingsSchema.safeParse(input);
   if (parsed.success) return parsed.data;
-  throw new RequestProblem(400, "invalid_settings", describeSettingsError(parsed.error).message);
+  throw new ApiError(400, "invalid_settings", describeSettingsError(parsed.error).message);
 }
 
 /** A file name as a model source: its last path segment, bounded. */
@@ -417,7 +366,7 @@ async function receiveTrainingUpload(
   const contentType = request.headers["content-type"];
   const boundary = multipartBoundary(contentType);
   if (boundary === null && contentType?.toLowerCase().startsWith("multipart/")) {
-    throw new RequestProblem(400, "bad_multipart", "multipart body without a usable boundary");
+    throw new ApiError(400, "bad_multipart", "multipart body without a usable boundary");
   }
 
   if (boundary === null) {
@@ -428,7 +377,7 @@ async function receiveTrainingUpload(
     return { name: uploadName(queryName, "training.csv"), settings };
   }
 
-  if (!body) throw new RequestProblem(400, "missing_file", `no form field "${FILE_FIELD}"`);
+  if (!body) throw new ApiError(400, "missing_file", `no form field "${FILE_FIELD}"`);
   const fields = new Map<string, string>();
   let current: { field: string; parts: Buffer[]; bytes: number } | null = null;
   let fileName: string | undefined;
@@ -437,14 +386,14 @@ async function receiveTrainingUpload(
   for await (const event of readMultipart(body, boundary)) {
     if (event.type === "part") {
       if (event.name === FILE_FIELD) {
-        if (sawFile) throw new RequestProblem(400, "bad_request", "more than one file field");
+        if (sawFile) throw new ApiError(400, "bad_request", "more than one file field");
         sawFile = true;
         inFile = true;
         fileName = event.filename;
         parseSettings({ ...querySettings, ...settingsOf(fields) }); // fail before the upload
       } else {
         if (fields.size >= MAX_FORM_FIELDS) {
-          throw new RequestProblem(400, "bad_request", `more than ${MAX_FORM_FIELDS} form fields`);
+          throw new ApiError(400, "bad_request", `more than ${MAX_FORM_FIELDS} form fields`);
         }
         current = { field: event.name, parts: [], bytes: 0 };
       }
@@ -453,7 +402,7 @@ async function receiveTrainingUpload(
       else if (current) {
         current.bytes += event.chunk.length;
         if (current.bytes > MAX_FORM_FIELD_BYTES) {
-          throw new RequestProblem(400, "bad_request", `form field ${current.field} is too long`);
+          throw new ApiError(400, "bad_request", `form field ${current.field} is too long`);
         }
         current.parts.push(event.chunk);
       }
@@ -463,7 +412,7 @@ async function receiveTrainingUpload(
       inFile = false;
     }
   }
-  if (!sawFile) throw new RequestProblem(400, "missing_file", `no form field "${FILE_FIELD}"`);
+  if (!sawFile) throw new ApiError(400, "missing_file", `no form field "${FILE_FIELD}"`);
   return {
     name: uploadName(fields.get(NAME_FIELD) ?? queryName ?? fileName, "training.csv"),
     settings: parseSettings({ ...querySettings, ...settingsOf(fields) }),

@@ -1,10 +1,16 @@
 /**
- * Test helpers: write Redis state exactly as ingest and the detectors do (docs/architecture.md),
- * and build the app against a private redis-server.
+ * Test kit of the API: uploads recorded through platform's pipeline-state steps, results as a
+ * detector's commit appends them, and the app built against a private redis-server.
  */
 import { randomUUID } from "node:crypto";
 import { redisKeys, type RedisKeys, type WindowResult } from "@floodwatch/core";
-import { connectRedis, createLogger } from "@floodwatch/platform";
+import {
+  connectRedis,
+  createLogger,
+  createUpload,
+  overwriteUploadFields,
+  type UploadHashField,
+} from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { loadApiConfig, type ApiConfig } from "./env.ts";
@@ -86,37 +92,32 @@ export async function addResults(
   return id!;
 }
 
-/** Fields of an upload hash as ingest creates it, then the detectors update it. */
+/** An upload to record: ingest's creation step, then the fields a test needs it to have. */
 export interface SeededUpload {
   id: string;
   name?: string;
   createdAt: number;
   updatedAt?: number;
-  fields?: Record<string, string | number>;
+  /**
+   * Fields to overwrite after creation (state `scoring` unless given): a state the real steps
+   * reach only after a long run, or never (a corrupted record).
+   */
+  fields?: Partial<Record<UploadHashField, string | number>>;
 }
 
-/** Writes an upload hash and its place in the uploads index. */
+/** Records an upload with ingest's creation step, then overwrites the fields the test gives. */
 export async function seedUpload(redis: Redis, keys: RedisKeys, upload: SeededUpload) {
-  await redis
-    .multi()
-    .hset(keys.upload(upload.id), {
-      name: upload.name ?? `${upload.id}.csv`,
-      createdAt: upload.createdAt,
-      updatedAt: upload.updatedAt ?? upload.createdAt,
-      state: "scoring",
-      labelled: "0",
-      modelVersion: "m-test",
-      windowSize: 50,
-      windowStride: 50,
-      rowsAccepted: 0,
-      rowsRejected: 0,
-      rejected: "[]",
-      tailFlows: 0,
-      entriesQueued: 0,
-      windowsQueued: 0,
-      flowsQueued: 0,
-      ...upload.fields,
-    })
-    .zadd(keys.uploads, upload.createdAt, upload.id)
-    .exec();
+  await createUpload(redis, keys, {
+    uploadId: upload.id,
+    name: upload.name ?? `${upload.id}.csv`,
+    createdAt: upload.createdAt,
+    labelled: upload.fields?.labelled === "1",
+    modelVersion: "m-test",
+    window: { size: 50, stride: 50 },
+  });
+  await overwriteUploadFields(redis, keys, upload.id, {
+    state: "scoring",
+    updatedAt: upload.updatedAt ?? upload.createdAt,
+    ...upload.fields,
+  });
 }

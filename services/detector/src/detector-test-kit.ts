@@ -1,21 +1,32 @@
 /**
- * Test fixtures: uploads queued the way ingest queues them (docs/architecture.md), detector
- * workers wired the way main.ts wires them, and readers of what the detectors wrote.
+ * Test kit of the detector: uploads generated and cut into entries as ingest cuts them, queued
+ * through ingest's own pipeline-state steps (platform's `createUpload`, `queueFlowEntry`,
+ * `finishUpload`), detector workers wired the way main.ts wires them, and readers of what the
+ * detectors wrote.
  */
 import {
   FlowCsvReader,
   FlowEntryBuilder,
   encodeFlowEntry,
-  generateFlowCsv,
   resultBatchSchema,
-  type AttackKind,
   type EncodedFlowEntry,
   type FloodwatchModel,
+  type FlowEntry,
   type FlowEntryMeta,
   type RedisKeys,
   type WindowResult,
 } from "@floodwatch/core";
-import { closeRedis, connectRedis, createLogger } from "@floodwatch/platform";
+import { generateFlowCsv, type AttackKind } from "@floodwatch/core/generator";
+import {
+  closeRedis,
+  connectRedis,
+  createLogger,
+  createUpload,
+  finishUpload,
+  queueFlowEntries,
+  queueFlowEntry,
+  type UploadProgress,
+} from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 import { createDetectorMetrics, type DetectorMetrics } from "./metrics.ts";
 import { DetectorWorker, type DetectorWorkerDeps, type DetectorWorkerOptions } from "./worker.ts";
@@ -24,6 +35,9 @@ import { DetectorWorker, type DetectorWorkerDeps, type DetectorWorkerOptions } f
 export interface PreparedUpload {
   uploadId: string;
   model: FloodwatchModel;
+  /** The entries as ingest queues them. */
+  flowEntries: FlowEntry[];
+  /** The same entries as stream fields. */
   entries: EncodedFlowEntry[];
   metas: FlowEntryMeta[];
   windows: number;
@@ -49,8 +63,7 @@ export function prepareUpload(
 ): PreparedUpload {
   const reader = new FlowCsvReader({ features: model.features });
   let builder: FlowEntryBuilder | undefined;
-  const entries: EncodedFlowEntry[] = [];
-  const metas: FlowEntryMeta[] = [];
+  const flowEntries: FlowEntry[] = [];
   const take = (batches: ReturnType<FlowCsvReader["push"]>) => {
     for (const batch of batches) {
       builder ??= new FlowEntryBuilder({
@@ -61,23 +74,19 @@ export function prepareUpload(
         modelVersion: model.version,
         labelled: reader.labelled,
       });
-      for (const entry of builder.push(batch)) {
-        entries.push(encodeFlowEntry(entry));
-        metas.push(entry.meta);
-      }
+      flowEntries.push(...builder.push(batch));
     }
   };
   for (const chunk of generateFlowCsv(csv)) take(reader.push(chunk));
   take(reader.end());
   const last = builder?.flush();
-  if (last) {
-    entries.push(encodeFlowEntry(last));
-    metas.push(last.meta);
-  }
+  if (last) flowEntries.push(last);
+  const metas = flowEntries.map((entry) => entry.meta);
   return {
     uploadId,
     model,
-    entries,
+    flowEntries,
+    entries: flowEntries.map(encodeFlowEntry),
     metas,
     windows: builder?.windowsQueued ?? 0,
     flows: metas.reduce((sum, m) => sum + m.flowCount, 0),
@@ -87,75 +96,40 @@ export function prepareUpload(
   };
 }
 
-/** Creates the upload hash and index entry ingest writes when an upload starts. */
+/** Row counts as of the whole upload read (rows are counted up front in these tests). */
+function progressOf(upload: PreparedUpload, updatedAt = Date.now()): UploadProgress {
+  return { rowsAccepted: upload.rowsAccepted, rowsRejected: 0, rowsRejectedDelta: 0, updatedAt };
+}
+
+/** Creates the upload record with ingest's step. */
 export async function createUploadRecord(
   redis: Redis,
   keys: RedisKeys,
   upload: PreparedUpload,
   createdAt = Date.now(),
 ): Promise<void> {
-  await redis
-    .multi()
-    .hset(keys.upload(upload.uploadId), {
-      name: `${upload.uploadId}.csv`,
-      createdAt,
-      updatedAt: createdAt,
-      state: "streaming",
-      labelled: upload.labelled ? 1 : 0,
-      modelVersion: upload.model.version,
-      windowSize: upload.model.window.size,
-      windowStride: upload.model.window.stride,
-      rowsAccepted: upload.rowsAccepted,
-      rowsRejected: 0,
-      rejected: "[]",
-      tailFlows: upload.tailFlows,
-      entriesQueued: 0,
-      windowsQueued: 0,
-      flowsQueued: 0,
-    })
-    .zadd(keys.uploads, createdAt, upload.uploadId)
-    .hincrby(keys.counters, "uploads", 1)
-    .exec();
+  await createUpload(redis, keys, {
+    uploadId: upload.uploadId,
+    name: `${upload.uploadId}.csv`,
+    createdAt,
+    labelled: upload.labelled,
+    modelVersion: upload.model.version,
+    window: upload.model.window,
+  });
 }
 
-/** Stream fields of an entry, as ingest XADDs them. */
-export function entryFields(entry: EncodedFlowEntry): (string | Buffer)[] {
-  const bytes = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  return [
-    "meta",
-    entry.meta,
-    "values",
-    bytes(entry.values),
-    "lines",
-    bytes(entry.lines),
-    "attack",
-    bytes(entry.attack),
-  ];
-}
-
-/**
- * Queues entries `[from, to)` of an upload: each XADD in one MULTI with the upload's queued
- * counters, as ingest does. Returns the stream ids.
- */
+/** Queues entries `[from, to)` of an upload with ingest's step. Returns the stream ids. */
 export async function queueEntries(
   redis: Redis,
   keys: RedisKeys,
   upload: PreparedUpload,
   from = 0,
-  to = upload.entries.length,
+  to = upload.flowEntries.length,
 ): Promise<string[]> {
   const ids: string[] = [];
   for (let i = from; i < to; i++) {
-    const meta = upload.metas[i]!;
-    const replies = await redis
-      .multi()
-      .xadd(keys.flows, "*", ...entryFields(upload.entries[i]!))
-      .hincrby(keys.upload(upload.uploadId), "entriesQueued", 1)
-      .hincrby(keys.upload(upload.uploadId), "windowsQueued", meta.windowCount)
-      .hincrby(keys.upload(upload.uploadId), "flowsQueued", meta.flowCount)
-      .hincrby(keys.counters, "flowsIngested", meta.flowCount)
-      .exec();
-    ids.push(String(replies![0]![1]));
+    const id = await queueFlowEntry(redis, keys, upload.flowEntries[i]!, progressOf(upload));
+    ids.push(id!);
   }
   return ids;
 }
@@ -169,34 +143,21 @@ export async function queueEntriesAtOnce(
   keys: RedisKeys,
   upload: PreparedUpload,
 ): Promise<string[]> {
-  const multi = redis.multi();
-  upload.entries.forEach((entry, i) => {
-    const meta = upload.metas[i]!;
-    multi
-      .xadd(keys.flows, "*", ...entryFields(entry))
-      .hincrby(keys.upload(upload.uploadId), "entriesQueued", 1)
-      .hincrby(keys.upload(upload.uploadId), "windowsQueued", meta.windowCount)
-      .hincrby(keys.upload(upload.uploadId), "flowsQueued", meta.flowCount)
-      .hincrby(keys.counters, "flowsIngested", meta.flowCount);
-  });
-  const replies = (await multi.exec()) ?? [];
-  return replies.filter((_, i) => i % 5 === 0).map(([, id]) => String(id));
+  const ids = await queueFlowEntries(redis, keys, upload.flowEntries, progressOf(upload));
+  return ids.map((id) => id!);
 }
 
-/** Ingest's final step: `ingestDone` = 1 and the same `done` rule as the detector's commit. */
-const FINISH_INGEST_LUA = `
-redis.call('HSET', KEYS[1], 'ingestDone', 1, 'updatedAt', ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'windowsQueued', 'windowsScored', 'windowsDeadLettered', 'state')
-if f[4] == 'streaming' then redis.call('HSET', KEYS[1], 'state', 'scoring') end
-if (tonumber(f[2]) or 0) + (tonumber(f[3]) or 0) >= (tonumber(f[1]) or 0) then
-  redis.call('HSET', KEYS[1], 'state', 'done')
-end
-return 1
-`;
-
-/** Marks the upload fully queued, as ingest does once the body is read. */
-export async function finishIngest(redis: Redis, keys: RedisKeys, uploadId: string): Promise<void> {
-  await redis.eval(FINISH_INGEST_LUA, 1, keys.upload(uploadId), Date.now());
+/** Marks the upload fully queued with ingest's final step. */
+export async function finishIngest(
+  redis: Redis,
+  keys: RedisKeys,
+  upload: PreparedUpload,
+): Promise<void> {
+  await finishUpload(redis, keys, upload.uploadId, {
+    ...progressOf(upload),
+    rejected: [],
+    tailFlows: upload.tailFlows,
+  });
 }
 
 /** Queues a whole upload: record, every entry, final step. */
@@ -207,7 +168,7 @@ export async function queueUpload(
 ): Promise<string[]> {
   await createUploadRecord(redis, keys, upload);
   const ids = await queueEntries(redis, keys, upload);
-  await finishIngest(redis, keys, upload.uploadId);
+  await finishIngest(redis, keys, upload);
   return ids;
 }
 

@@ -1,10 +1,11 @@
 import { FlowEntryBuilder, redisKeys } from "@floodwatch/core";
-import { closeRedis, connectRedis, startRedisServer, type RedisServer } from "@floodwatch/platform";
+import { closeRedis, connectRedis } from "../redis-connection.ts";
+import { startRedisServer, type RedisServer } from "../redis-server.ts";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUploadRecord, failUpload, finishUpload, queueFlowEntry } from "./upload-ledger.ts";
+import { createUpload, failUpload, finishUpload, queueFlowEntry } from "./upload-steps.ts";
 
-describe("upload ledger", () => {
+describe("upload steps (ingest's)", () => {
   let server: RedisServer;
   let redis: Redis;
   let prefixes = 0;
@@ -21,7 +22,7 @@ describe("upload ledger", () => {
   /** An upload in state `streaming` with counters as the detectors may have left them. */
   async function uploadWith(counters: Record<string, number>) {
     const keys = redisKeys(`ledger-${++prefixes}`);
-    await createUploadRecord(redis, keys, {
+    await createUpload(redis, keys, {
       uploadId: "u_test",
       name: "t.csv",
       createdAt: 1_000,
@@ -45,7 +46,7 @@ describe("upload ledger", () => {
   it("does nothing when a step is resent after a reconnect (Redis had run it)", async () => {
     const keys = await uploadWith({});
     // ioredis resends a command in flight when the connection dropped; each step runs twice here.
-    await createUploadRecord(redis, keys, {
+    await createUpload(redis, keys, {
       uploadId: "u_test",
       name: "again.csv",
       createdAt: 9_000,
@@ -72,8 +73,8 @@ describe("upload ledger", () => {
       attack: new Uint8Array(100),
     });
     const progress = { rowsAccepted: 100, rowsRejected: 0, rowsRejectedDelta: 0, updatedAt: 1_500 };
-    expect(await queueFlowEntry(redis, keys, entry!, 100, progress)).toMatch(/^\d+-\d+$/);
-    expect(await queueFlowEntry(redis, keys, entry!, 100, progress)).toBeNull();
+    expect(await queueFlowEntry(redis, keys, entry!, progress)).toMatch(/^\d+-\d+$/);
+    expect(await queueFlowEntry(redis, keys, entry!, progress)).toBeNull();
     expect(await redis.xlen(keys.flows)).toBe(1);
     expect(await redis.hgetall(keys.upload("u_test"))).toMatchObject({
       entriesQueued: "1",

@@ -13,7 +13,7 @@ import {
 
 const REAL_GENERATED_LABELLED_FLOWS = fileURLToPath(
   new URL(
-    "../../../../shared/data/cicids2017-original-layout/friday-benign-head-generatedlabelledflows.csv",
+    "../../../../../shared/data/cicids2017-original-layout/friday-benign-head-generatedlabelledflows.csv",
     import.meta.url,
   ),
 );

@@ -1,5 +1,5 @@
 /**
- * The guarded Lua steps on their own: a redelivered entry never counts twice, the upload's
+ * The detectors' guarded pipeline-state steps (platform's) on their own: a redelivered entry never counts twice, the upload's
  * `done` rule holds whichever side finishes last, and trimming never drops what a group needs.
  */
 import { readFileSync } from "node:fs";
@@ -14,14 +14,16 @@ import {
 } from "@floodwatch/core";
 import {
   closeRedis,
+  commitScoredEntry,
   connectRedis,
+  deadLetterEntry,
   defaultModelPath,
+  trimAcknowledgedFlows,
   startRedisServer,
   type RedisServer,
 } from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitScoredEntry, deadLetterEntry, trimAcknowledgedFlows } from "./commit-script.ts";
 import {
   createUploadRecord,
   finishIngest,
@@ -29,7 +31,7 @@ import {
   queueEntries,
   readResults,
   type PreparedUpload,
-} from "./test-support.ts";
+} from "./detector-test-kit.ts";
 
 let server: RedisServer;
 let redis: Redis;
@@ -116,7 +118,7 @@ describe("commitScoredEntry", () => {
     const keys = freshKeys();
     const upload = prepareUpload("late", model, { flows: 500, seed: 7, attack: "none" }, 5);
     const ids = await deliver(keys, upload, "c");
-    await finishIngest(redis, keys, "late");
+    await finishIngest(redis, keys, upload);
     expect(await redis.hget(keys.upload("late"), "state")).toBe("scoring");
     await commitScoredEntry(redis, keys, scored(upload, ids[0]!, 0), LIMITS);
     expect(await redis.hget(keys.upload("late"), "state")).toBe("scoring");
@@ -132,7 +134,7 @@ describe("commitScoredEntry", () => {
       await commitScoredEntry(redis, keys, scored(upload, id, i), LIMITS);
     }
     expect(await redis.hget(keys.upload("early"), "state")).toBe("streaming");
-    await finishIngest(redis, keys, "early");
+    await finishIngest(redis, keys, upload);
     expect(await redis.hget(keys.upload("early"), "state")).toBe("done");
 
     const failing = prepareUpload("failing", model, { flows: 500, seed: 9, attack: "none" }, 5);
@@ -168,7 +170,7 @@ describe("deadLetterEntry", () => {
     const keys = freshKeys();
     const upload = prepareUpload("letters", model, { flows: 500, seed: 11, attack: "none" }, 5);
     const ids = await deliver(keys, upload, "c");
-    await finishIngest(redis, keys, "letters");
+    await finishIngest(redis, keys, upload);
     const letter = {
       entryId: ids[0]!,
       uploadId: "letters",

@@ -1,8 +1,9 @@
 import { DETECTOR_GROUP, redisKeys } from "@floodwatch/core";
-import { closeRedis, connectRedis, startRedisServer, type RedisServer } from "@floodwatch/platform";
+import { closeRedis, connectRedis } from "../redis-connection.ts";
+import { startRedisServer, type RedisServer } from "../redis-server.ts";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { detectorBacklog, ensureDetectorGroup } from "./flows-stream.ts";
+import { backlog, ensureDetectorGroup } from "./detector-group.ts";
 
 describe("flows stream", () => {
   let server: RedisServer;
@@ -41,7 +42,7 @@ describe("flows stream", () => {
     const keys = redisKeys(`flows-${++prefixes}`);
     await ensureDetectorGroup(redis, keys);
     for (let i = 0; i < 3; i++) await redis.xadd(keys.flows, "*", "meta", String(i));
-    expect(await detectorBacklog(redis, keys)).toBe(3);
+    expect(await backlog(redis, keys)).toBe(3);
     const reply = (await redis.xreadgroup(
       "GROUP",
       DETECTOR_GROUP,
@@ -52,9 +53,9 @@ describe("flows stream", () => {
       keys.flows,
       ">",
     )) as [string, [string, string[]][]][];
-    expect(await detectorBacklog(redis, keys)).toBe(3); // 1 undelivered + 2 pending
+    expect(await backlog(redis, keys)).toBe(3); // 1 undelivered + 2 pending
     await redis.xack(keys.flows, DETECTOR_GROUP, reply[0]![1][0]![0]);
-    expect(await detectorBacklog(redis, keys)).toBe(2);
+    expect(await backlog(redis, keys)).toBe(2);
   });
 
   it("counts undelivered entries itself when Redis cannot tell the lag", async () => {
@@ -66,14 +67,16 @@ describe("flows stream", () => {
     await redis.xdel(keys.flows, ids[1]!);
     const groups = (await redis.xinfo("GROUPS", keys.flows)) as unknown[][];
     expect(groups[0]![groups[0]!.indexOf("lag") + 1]).toBeNull();
-    expect(await detectorBacklog(redis, keys)).toBe(3);
+    expect(await backlog(redis, keys)).toBe(3);
   });
 
-  it("creates the group again when the stream was deleted", async () => {
+  it("counts 0 without the group, and the group is created again when the stream was deleted", async () => {
     const keys = redisKeys(`flows-${++prefixes}`);
     await ensureDetectorGroup(redis, keys);
     await redis.del(keys.flows);
-    expect(await detectorBacklog(redis, keys)).toBe(0);
+    expect(await backlog(redis, keys)).toBe(0);
+    // Ingest ensures the group before every upload's first entry, the detectors at start.
+    expect(await ensureDetectorGroup(redis, keys)).toBe(true);
     expect(((await redis.xinfo("GROUPS", keys.flows)) as unknown[][]).length).toBe(1);
   });
 });
