@@ -3,10 +3,12 @@
  * Isolation Forest, scaling, threshold calibration, PCA, the model file, evaluation and the
  * synthetic flow generator. Services and the CLI only wire these to files, Redis and HTTP.
  */
+export * from "./flow-context.ts";
 export * from "./flow-csv-reader.ts";
 export * from "./flow-features.ts";
 export * from "./flow-generator.ts";
 export * from "./flow-scoring.ts";
+export * from "./flow-timestamp.ts";
 export * from "./growable-matrix.ts";
 export * from "./isolation-forest.ts";
 export * from "./model-file.ts";

@@ -130,6 +130,7 @@ export function entryFields(entry: EncodedFlowEntry): (string | Buffer)[] {
     bytes(entry.lines),
     "attack",
     bytes(entry.attack),
+    ...(entry.context === undefined ? [] : ["context", bytes(entry.context)]),
   ];
 }
 

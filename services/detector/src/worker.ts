@@ -476,6 +476,7 @@ export class DetectorWorker {
           values: fieldBytes(raw, "values"),
           lines: fieldBytes(raw, "lines"),
           attack: fieldBytes(raw, "attack"),
+          context: fieldBytes(raw, "context"),
         });
       } catch (error) {
         if (!(error instanceof FlowEntryError)) throw error;

@@ -90,5 +90,16 @@ export function parseFailureError(failure: ParseFailure): Error {
 
 /** The buffers of an entry's arrays, to transfer rather than copy. */
 export function entryBuffers(entry: FlowEntry): ArrayBuffer[] {
-  return [entry.values.buffer, entry.lines.buffer, entry.attack.buffer] as ArrayBuffer[];
+  const buffers = [entry.values.buffer, entry.lines.buffer, entry.attack.buffer];
+  const context = entry.context;
+  if (context !== undefined) {
+    buffers.push(
+      context.dstIp.buffer,
+      context.srcIp.buffer,
+      context.dstPort.buffer,
+      context.protocol.buffer,
+      context.time.buffer,
+    );
+  }
+  return buffers as ArrayBuffer[];
 }
