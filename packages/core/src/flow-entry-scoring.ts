@@ -7,6 +7,8 @@ import { FlowScoringSession } from "./flow-scoring.ts";
 import type { FloodwatchModel } from "./model-file.ts";
 import type { WindowResult } from "./stream-contracts.ts";
 import { isAttackWindow } from "./window-evaluation.ts";
+import type { ExplainMode } from "./window-explanation.ts";
+import { explainerFor, windowFindings } from "./window-findings.ts";
 import type { WindowScorer } from "./window-scorer.ts";
 
 /** What an entry's windows add to the counters. */
@@ -53,7 +55,7 @@ function statisticOffset(model: FloodwatchModel, feature: string): number {
 export function scoreFlowEntry(
   entry: FlowEntry,
   model: FloodwatchModel,
-  options: { scorer?: WindowScorer; now?: number } = {},
+  options: { scorer?: WindowScorer; now?: number; explain?: ExplainMode } = {},
 ): ScoredEntry {
   if (!modelFitsEntry(model, entry)) {
     throw new FlowEntryError(
@@ -65,7 +67,10 @@ export function scoreFlowEntry(
     firstWindowIndex: entry.meta.firstWindow,
     ...(options.scorer ? { scorer: options.scorer } : {}),
   });
-  const { windows, scores } = session.push(flowEntryBatch(entry));
+  const scored = session.push(flowEntryBatch(entry));
+  const { windows, scores } = scored;
+  const explain = options.explain ?? "anomalies";
+  const explainer = explain === "none" ? null : explainerFor(model);
   if (windows.count !== entry.meta.windowCount) {
     throw new FlowEntryError(
       `entry yields ${windows.count} windows, its meta says ${entry.meta.windowCount}`,
@@ -112,6 +117,7 @@ export function scoreFlowEntry(
       },
       receivedAt,
       scoredAt: now,
+      ...windowFindings(scored, w, explain, explainer),
     };
     if (labelled) {
       const attackFlows = windows.attackFlows[w]!;

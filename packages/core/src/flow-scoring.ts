@@ -6,18 +6,23 @@ import { readFlowCsv, type FlowReadStats } from "./flow-csv-reader.ts";
 import type { FloodwatchModel } from "./model-file.ts";
 import { applyNonFiniteRules } from "./non-finite-rules.ts";
 import { WindowAggregator, type FlowBatch, type WindowBatch } from "./window-aggregator.ts";
+import { WindowContextAggregator, type WindowContextBatch } from "./window-context.ts";
 import { WindowScorer, type ScoredWindows } from "./window-scorer.ts";
 
 /** Windows closed by one batch of flows, with their scores. */
 export interface ScoredWindowBatch {
   windows: WindowBatch;
   scores: ScoredWindows;
+  /** Who and when of the same windows, when the flows carry context columns. */
+  context?: WindowContextBatch;
 }
 
 /** Scores one sequence of flows (a file, an upload, or a self-contained stream entry). */
 export class FlowScoringSession {
   readonly #aggregator: WindowAggregator;
   readonly #scorer: WindowScorer;
+  /** Made with the first batch that carries context. */
+  #context: WindowContextAggregator | undefined;
   #valuesReplaced = 0;
 
   constructor(
@@ -47,7 +52,12 @@ export class FlowScoringSession {
       batch.featureCount,
     );
     const windows = this.#aggregator.push(batch);
-    return { windows, scores: this.#scorer.score(windows) };
+    const scored: ScoredWindowBatch = { windows, scores: this.#scorer.score(windows) };
+    if (batch.context !== undefined) {
+      this.#context ??= new WindowContextAggregator(this.model.window);
+      scored.context = this.#context.push(batch.context, batch.count);
+    }
+    return scored;
   }
 
   /** Flows after the last closed window: reported, never silently lost. */
@@ -87,9 +97,12 @@ export async function scoreFlowCsv(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   model: FloodwatchModel,
   onScored: (scored: ScoredWindowBatch, input: { labelled: boolean }) => void | Promise<void>,
-  options: { scorer?: WindowScorer } = {},
+  options: { scorer?: WindowScorer; timestampZone?: string } = {},
 ): Promise<FlowCsvScoringSummary> {
-  const { reader, batches } = readFlowCsv(source, { features: model.features });
+  const { reader, batches } = readFlowCsv(source, {
+    features: model.features,
+    ...(options.timestampZone === undefined ? {} : { timestampZone: options.timestampZone }),
+  });
   const session = new FlowScoringSession(model, options);
   let anomalies = 0;
   for await (const batch of batches) {
