@@ -14,6 +14,7 @@ import {
   ModelFileError,
   decodeFlowEntry,
   scoreFlowEntry,
+  type ExplainMode,
   type FlowEntry,
   type RedisKeys,
 } from "@floodwatch/core";
@@ -57,6 +58,8 @@ export interface DetectorWorkerOptions {
   housekeepingMs?: number;
   /** How long `close()` waits for the entry in hand before giving up on it (default 10 s). */
   drainMs?: number;
+  /** Which windows get an explanation (default `anomalies`). */
+  explain?: ExplainMode;
 }
 
 /** What a worker is built from. */
@@ -204,6 +207,7 @@ export class DetectorWorker {
       modelCheckMs: DEFAULT_MODEL_CHECK_MS,
       housekeepingMs: DEFAULT_HOUSEKEEPING_MS,
       drainMs: DEFAULT_DRAIN_MS,
+      explain: "anomalies",
       ...deps.options,
     };
     this.#score = deps.score ?? scoreFlowEntry;
@@ -495,7 +499,11 @@ export class DetectorWorker {
       const at = this.#now();
       let scored;
       try {
-        scored = this.#score(entry, loaded.model, { scorer: loaded.scorer, now: at });
+        scored = this.#score(entry, loaded.model, {
+          scorer: loaded.scorer,
+          now: at,
+          explain: this.#options.explain,
+        });
       } catch (error) {
         if (!(error instanceof FlowEntryError)) throw error;
         await this.#deadLetter(raw, error.message, deliveries, entry);

@@ -20,6 +20,8 @@ export interface ParseJobSpec {
   window: WindowSpec;
   windowsPerEntry: number;
   modelVersion: string;
+  /** Zone of naive timestamps (see core's `zoneOffset`); UTC when absent. */
+  timestampZone?: string;
 }
 
 /** Main thread -> worker. */
