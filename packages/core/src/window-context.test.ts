@@ -51,7 +51,7 @@ describe("WindowContextAggregator", () => {
       // Flows 10..29: i % 4 == 3 at 11, 15, 19, 23, 27 -> others 2, 0, 1, 2, 0.
       expect(second.victims).toEqual([
         { ip: "victim", flows: 15 },
-        // A tie goes to the address seen first (other-0 at flow 3).
+        // A tie goes to the smaller address text.
         { ip: "other-0", flows: 2 },
         { ip: "other-2", flows: 2 },
       ]);

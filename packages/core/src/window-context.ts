@@ -211,7 +211,7 @@ export class WindowContextAggregator {
     }
 
     if (has.dstIp) {
-      this.#count(this.#ringDst);
+      this.#count(this.#ringDst, true);
       out.victims![w] = this.#peers();
       features[base] = this.#entropy;
       features[base + 3] = this.#topFilled > 0 ? this.#topCount[0]! / size : 0;
@@ -220,7 +220,7 @@ export class WindowContextAggregator {
       features[base + 3] = Number.NaN;
     }
     if (has.srcIp) {
-      this.#count(this.#ringSrc);
+      this.#count(this.#ringSrc, true);
       out.sources![w] = { top: this.#peers(), distinct: this.#distinct };
       features[base + 1] = this.#entropy;
       features[base + 4] = this.#distinct;
@@ -229,7 +229,7 @@ export class WindowContextAggregator {
       features[base + 4] = Number.NaN;
     }
     if (has.dstPort) {
-      this.#count(this.#ringService);
+      this.#count(this.#ringService, false);
       const ports: WindowPort[] = [];
       for (let k = 0; k < this.#topFilled; k++) {
         const code = this.#topCode[k]!;
@@ -256,10 +256,12 @@ export class WindowContextAggregator {
   }
 
   /**
-   * Counts the known codes of a ring: fills the top codes (most flows first, ties to the lower
-   * code, i.e. the value seen first), the number of distinct values and the entropy in bits.
+   * Counts the known codes of a ring: fills the top codes (most flows first), the number of
+   * distinct values and the entropy in bits. Ties go to the smaller address text (`byText`) or
+   * the smaller code (ports): never to whichever came first, which would depend on where the
+   * sequence was cut into entries.
    */
-  #count(ring: Int32Array): void {
+  #count(ring: Int32Array, byText: boolean): void {
     const scratch = this.#scratch;
     scratch.set(ring);
     scratch.sort();
@@ -281,7 +283,15 @@ export class WindowContextAggregator {
       if (run > 1) sumNLogN += run * Math.log2(run);
       // Insert into the top list (kept sorted by count, then code).
       let at = this.#topFilled;
-      while (at > 0 && topCount[at - 1]! < run) at--;
+      while (
+        at > 0 &&
+        (topCount[at - 1]! < run ||
+          (byText &&
+            topCount[at - 1] === run &&
+            this.#strings[code]! < this.#strings[topCode[at - 1]!]!))
+      ) {
+        at--;
+      }
       if (at < WINDOW_TOP_COUNT) {
         const last = Math.min(this.#topFilled, WINDOW_TOP_COUNT - 1);
         for (let m = last; m > at; m--) {
