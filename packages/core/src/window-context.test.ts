@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { allocateFlowContext, sliceFlowContext, type FlowContext } from "./flow-context.ts";
-import { WINDOW_CONTEXT_FEATURES, WindowContextAggregator } from "./window-context.ts";
+import {
+  WINDOW_CONTEXT_FEATURES,
+  WindowContextAggregator,
+  type WindowContextBatch,
+} from "./window-context.ts";
 
 const ALL = { dstIp: true, srcIp: true, dstPort: true, protocol: true, timestamp: true };
 
@@ -96,7 +100,7 @@ describe("WindowContextAggregator", () => {
 
   it("keeps its dictionary bounded under a spoofed flood", () => {
     const aggregator = new WindowContextAggregator({ size: 50, stride: 50 });
-    let last;
+    const outs: WindowContextBatch[] = [];
     for (let k = 0; k < 100; k++) {
       const c = allocateFlowContext(ALL, 100);
       for (let i = 0; i < 100; i++) {
@@ -105,10 +109,11 @@ describe("WindowContextAggregator", () => {
         c.time[i] = k * 100 + i;
       }
       c.strings.push("victim", ...Array.from({ length: 100 }, (_, i) => `s-${k}-${i}`));
-      last = aggregator.push(c, 100);
+      outs.push(aggregator.push(c, 100));
     }
-    expect(last!.sources![1]!.distinct).toBe(50);
-    expect(last!.sources![1]!.top[0]).toEqual({ ip: "s-99-50", flows: 1 });
-    expect(last!.victims![1]).toEqual([{ ip: "victim", flows: 50 }]);
+    const last = outs[99]!;
+    expect(last.sources![1]!.distinct).toBe(50);
+    expect(last.sources![1]!.top[0]).toEqual({ ip: "s-99-50", flows: 1 });
+    expect(last.victims![1]).toEqual([{ ip: "victim", flows: 50 }]);
   });
 });

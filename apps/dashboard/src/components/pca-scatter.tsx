@@ -71,12 +71,17 @@ export function PcaScatter({
       }
       chart.update("none");
     }
+    // Counts are of windows, wherever drawn: an off-scale window is still normal or anomalous.
+    const offAnomalies = offScale.filter((p) => p.w.anomaly).length;
+    const next = {
+      normal: normal.length + offScale.length - offAnomalies,
+      anomalies: anomalies.length + offAnomalies,
+      offScale: offScale.length,
+    };
     setCounts((c) =>
-      c.normal === normal.length &&
-      c.anomalies === anomalies.length &&
-      c.offScale === offScale.length
+      c.normal === next.normal && c.anomalies === next.anomalies && c.offScale === next.offScale
         ? c
-        : { normal: normal.length, anomalies: anomalies.length, offScale: offScale.length },
+        : next,
     );
   }, [windowsVersion, histories]);
 
