@@ -220,6 +220,10 @@ export class FlowCsvReader {
   readonly #lastTimestamp = new Uint8Array(64);
   #lastTimestampLength = -1;
   #lastTimestampValue = Number.NaN;
+  /** The current row's destination IP, source IP, port and protocol codes (-1 unknown). */
+  readonly #rowContext = new Int32Array(4);
+  /** The current row's timestamp (epoch ms, NaN unknown). */
+  readonly #rowTime = new Float64Array(1);
 
   constructor(options: FlowCsvReaderOptions) {
     if (options.features.length === 0) throw new RangeError("features: at least one is needed");
@@ -376,7 +380,7 @@ export class FlowCsvReader {
     const row = this.#row;
     const slotCount = slotOfColumn.length;
     const kindOfColumn = this.#kindOfColumn;
-    const interner = this.#interner;
+    const hasContext = this.#contextPresence !== undefined;
 
     while (pos < end) {
       const recordLine = this.#line;
@@ -392,11 +396,12 @@ export class FlowCsvReader {
       let complete = false;
       let blank = true;
       let unterminated = false;
-      let dstIp = -1;
-      let srcIp = -1;
-      let dstPort = -1;
-      let protocol = -1;
-      let time = Number.NaN;
+      const rowContext = this.#rowContext;
+      const rowTime = this.#rowTime;
+      if (hasContext) {
+        rowContext.fill(-1);
+        rowTime[0] = Number.NaN;
+      }
 
       // One record, field by field: a tight loop to the next delimiter for plain fields, a
       // quote-aware loop only for fields that open with a quote.
@@ -466,20 +471,12 @@ export class FlowCsvReader {
             }
           } else {
             const kind = kindOfColumn[column]!;
-            if (kind === ColumnKind.None) {
-              // not a column we read
-            } else if (kind === ColumnKind.Label) {
+            if (kind === 1) {
               isAttack = isBenign(data, fieldStart, fieldEnd) ? 0 : 1;
-            } else if (kind === ColumnKind.DstIp) {
-              dstIp = interner.intern(data, fieldStart, fieldEnd);
-            } else if (kind === ColumnKind.SrcIp) {
-              srcIp = interner.intern(data, fieldStart, fieldEnd);
-            } else if (kind === ColumnKind.DstPort) {
-              dstPort = parseSmallInt(data, fieldStart, fieldEnd);
-            } else if (kind === ColumnKind.Protocol) {
-              protocol = parseSmallInt(data, fieldStart, fieldEnd);
-            } else {
-              time = this.#timestamp(data, fieldStart, fieldEnd);
+            } else if (kind !== 0) {
+              // Out of line, so the context columns do not crowd the number parser out of
+              // this loop's inlining budget (the loop ran at half speed with them inline).
+              this.#contextCell(kind, data, fieldStart, fieldEnd);
             }
           }
         }
@@ -518,10 +515,11 @@ export class FlowCsvReader {
       batch.attack[at] = isAttack;
       const context = batch.context;
       if (context !== undefined) {
-        context.dstIp[at] = dstIp;
-        context.srcIp[at] = srcIp;
-        context.dstPort[at] = dstPort;
-        context.protocol[at] = protocol;
+        context.dstIp[at] = rowContext[0]!;
+        context.srcIp[at] = rowContext[1]!;
+        context.dstPort[at] = rowContext[2]!;
+        context.protocol[at] = rowContext[3]!;
+        const time = rowTime[0]!;
         context.time[at] = time;
         if (context.has.timestamp && Number.isNaN(time)) this.#stats.timestampsUnparsed++;
       }
@@ -573,6 +571,16 @@ export class FlowCsvReader {
       // The first batch was made before the header was known.
       this.#batch = this.#newBatch();
     }
+  }
+
+  /** Reads one context cell of the current row into {@link #rowContext} / {@link #rowTime}. */
+  #contextCell(kind: number, data: Uint8Array, start: number, end: number): void {
+    if (kind === ColumnKind.DstIp) this.#rowContext[0] = this.#interner.intern(data, start, end);
+    else if (kind === ColumnKind.SrcIp)
+      this.#rowContext[1] = this.#interner.intern(data, start, end);
+    else if (kind === ColumnKind.DstPort) this.#rowContext[2] = parseSmallInt(data, start, end);
+    else if (kind === ColumnKind.Protocol) this.#rowContext[3] = parseSmallInt(data, start, end);
+    else this.#rowTime[0] = this.#timestamp(data, start, end);
   }
 
   /** Parses a timestamp cell, reusing the last result when the text repeats. */
