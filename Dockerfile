@@ -2,7 +2,7 @@
 #
 # One Dockerfile for every floodwatch process. Two final targets:
 #
-#   service    ingest, detector, api or trainer: docker build --target service --build-arg SERVICE=api .
+#   service    ingest, detector, api, trainer or incidents: docker build --target service --build-arg SERVICE=api .
 #   dashboard  the Next.js dashboard:           docker build --target dashboard .
 #
 # docker-compose.yml builds each service with the right target and SERVICE.
@@ -39,8 +39,8 @@ RUN --mount=type=cache,id=floodwatch-pnpm-store,target=/pnpm/store \
 FROM workspace AS service-build
 ARG SERVICE
 RUN case "$SERVICE" in \
-      ingest|detector|api|trainer) ;; \
-      *) echo "build with --build-arg SERVICE=ingest|detector|api|trainer (got '$SERVICE')" >&2; exit 1 ;; \
+      ingest|detector|api|trainer|incidents) ;; \
+      *) echo "build with --build-arg SERVICE=ingest|detector|api|trainer|incidents (got '$SERVICE')" >&2; exit 1 ;; \
     esac
 # --legacy: pnpm 10 deploys a non-injected workspace only with the older implementation.
 RUN --mount=type=cache,id=floodwatch-pnpm-store,target=/pnpm/store \

@@ -13,6 +13,7 @@ const probes = {
   detector: { portVariable: "DETECTOR_PORT", defaultPort: 8082, path: "/health" },
   api: { portVariable: "API_PORT", defaultPort: 8080, path: "/health" },
   trainer: { portVariable: "TRAINER_PORT", defaultPort: 8083, path: "/health" },
+  incidents: { portVariable: "INCIDENTS_PORT", defaultPort: 8084, path: "/health" },
   // The dashboard has no health route: its one page, rendered, is the proof of life.
   dashboard: { portVariable: "DASHBOARD_PORT", defaultPort: 3000, path: "/" },
 };

@@ -20,6 +20,7 @@ import { parse as parseYaml } from "yaml";
 import { dashboardConfigSchema } from "../apps/dashboard/src/env.ts";
 import { apiConfigSchema } from "../services/api/src/env.ts";
 import { detectorConfigSchema } from "../services/detector/src/env.ts";
+import { incidentsConfigSchema } from "../services/incidents/src/env.ts";
 import { ingestConfigSchema } from "../services/ingest/src/env.ts";
 import { trainerConfigSchema } from "../services/trainer/src/env.ts";
 import { launcherConfigSchema } from "./launcher-env.ts";
@@ -53,6 +54,7 @@ export const SERVICES: readonly ConfiguredService[] = [
   { name: "detector", schema: detectorConfigSchema },
   { name: "api", schema: apiConfigSchema },
   { name: "trainer", schema: trainerConfigSchema },
+  { name: "incidents", schema: incidentsConfigSchema },
   { name: "dashboard", schema: dashboardConfigSchema },
 ];
 

@@ -186,6 +186,13 @@ async function main(config: LauncherConfig): Promise<void> {
       local(port),
     );
   }
+  const incidentsPort = await freePort();
+  startService(
+    "incidents",
+    "incidents",
+    { ...common, INCIDENTS_PORT: String(incidentsPort) },
+    local(incidentsPort),
+  );
   if (existsSync(join(ROOT, "services/trainer/src/main.ts"))) {
     startService(
       "trainer",
@@ -214,6 +221,7 @@ async function main(config: LauncherConfig): Promise<void> {
   print(`  api        http://${host}:${config.API_PORT}   (REST, WebSocket /ws, /metrics)`);
   print(`  ingest     http://${host}:${config.INGEST_PORT}   (POST /api/uploads)`);
   print(`  detectors  ${config.DETECTORS}   redis ${redisUrl}`);
+  print(`  incidents  http://127.0.0.1:${incidentsPort}/health   (tracker and notifier)`);
   print("");
   print("floodwatch is ready. Press Ctrl-C to stop.");
 }

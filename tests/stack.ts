@@ -37,7 +37,7 @@ const HEALTHY_DEADLINE_MS = 60_000;
 const STOP_DEADLINE_MS = 15_000;
 
 /** A service of the stack, as the test launches it. */
-export type ServiceKind = "ingest" | "api" | "detector";
+export type ServiceKind = "ingest" | "api" | "detector" | "incidents";
 
 /** How a child process ended. */
 export interface ProcessExit {
@@ -275,6 +275,25 @@ export class PipelineStack {
     this.detectors.push(detector);
     await detector.waitHealthy();
     return detector;
+  }
+
+  /**
+   * Starts an incidents service (tracker and notifier) and waits until it is healthy. Its
+   * claim idle time is the stack's, so a killed one's entries move on quickly.
+   */
+  async addIncidents(env: Record<string, string> = {}): Promise<ServiceProcess> {
+    const port = await freePort();
+    const name = `${this.#options.prefix}-incidents-${this.#all.length}`;
+    const incidents = spawnService(name, "incidents", port, this.#options, {
+      INCIDENTS_NAME: name,
+      INCIDENTS_PORT: String(port),
+      INCIDENTS_HOST: "127.0.0.1",
+      INCIDENTS_CLAIM_IDLE_MS: String(STACK_CLAIM_IDLE_MS),
+      ...env,
+    });
+    this.#all.push(incidents);
+    await incidents.waitHealthy();
+    return incidents;
   }
 
   /**

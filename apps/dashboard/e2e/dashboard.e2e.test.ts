@@ -285,6 +285,45 @@ describe("dashboard in a real browser", () => {
       });
       await page.keyboard.press("Escape");
       await details.waitFor({ state: "detached" });
+      await page.getByTestId("anomalies-only").uncheck();
+
+      // The flood is one incident of its upload; opening it narrows the log to its windows.
+      const incident = page.locator(
+        `[data-testid="incident-row"][data-incident-id^="${synUploadId}-"][data-state="closed"]`,
+      );
+      await incident.first().waitFor();
+      expect(await page.getByTestId("open-incidents").getAttribute("data-value")).toMatch(/^\d+$/);
+      // The flood itself: the incident with the most windows.
+      const incidentId = await page.evaluate((uploadId) => {
+        const rows = [
+          ...document.querySelectorAll(
+            `[data-testid="incident-row"][data-incident-id^="${uploadId}-"]`,
+          ),
+        ];
+        rows.sort(
+          (a, b) => Number(b.getAttribute("data-windows")) - Number(a.getAttribute("data-windows")),
+        );
+        return rows[0]?.getAttribute("data-incident-id") ?? null;
+      }, synUploadId);
+      await page.locator(`[data-testid="incident-row"][data-incident-id="${incidentId}"]`).click();
+      const details = page.getByTestId("incident-details");
+      await details.waitFor();
+      expect(await details.getAttribute("data-incident-id")).toBe(incidentId);
+      const range = /Windows#(\d+)–#(\d+): (\d+) anomalous of (\d+)/.exec(
+        (await details.textContent()) ?? "",
+      );
+      expect(range).not.toBeNull();
+      const incidentWindows = Number(range![4]);
+      expect(incidentWindows).toBeGreaterThan(10);
+      await page.waitForFunction(
+        (expected) =>
+          Number(
+            document.querySelector('[data-testid="alert-log"]')?.getAttribute("data-lines"),
+          ) === expected,
+        incidentWindows,
+      );
+      expect(await numberAttribute(page, "score-timeline", "data-points")).toBe(incidentWindows);
+      await page.screenshot({ path: join(ROOT, "test-results/incidents.png"), fullPage: true });
       expect(pageErrors).toEqual([]);
     },
     UI_TIMEOUT_MS * 4,

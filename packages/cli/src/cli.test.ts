@@ -7,6 +7,12 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  incidentFacts,
+  incidentSchema,
+  incidentTrackerOptions,
+  trackIncidents,
+} from "@floodwatch/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "main.ts");
@@ -128,6 +134,60 @@ describe("floodwatch on generated data", () => {
       await readFile(attack, "utf8"),
     );
     expect(fromStdin.stdout).toBe(scored.stdout);
+  });
+});
+
+describe("floodwatch incidents", () => {
+  it("prints the incidents of the windows floodwatch score prints, one per line", async () => {
+    const flood = join(dir, "incident-flood.csv");
+    const model = resolve(
+      dirname(fileURLToPath(import.meta.url)),
+      "../../core/models/default-model.json",
+    );
+    expect(
+      (
+        await floodwatch([
+          "generate",
+          "--out",
+          flood,
+          "--flows",
+          "8000",
+          "--attack",
+          "syn",
+          "--seed",
+          "4",
+        ])
+      ).code,
+    ).toBe(0);
+    const scored = await floodwatch(["score", "--model", model, flood]);
+    const windows = scored.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { window: number; score: number; anomaly: boolean });
+    const run = await floodwatch(["incidents", "--model", model, "--close-after", "2", flood]);
+    expect(run.code).toBe(0);
+    const incidents = run.stdout
+      .trim()
+      .split("\n")
+      .map((line) => incidentSchema.parse(JSON.parse(line)));
+    const { version } = JSON.parse(await readFile(model, "utf8")) as { version: string };
+    const expected = trackIncidents(
+      "incident-flood.csv",
+      windows.map((w) => ({ ...w, modelVersion: version })),
+      incidentTrackerOptions({ size: 50, stride: 50 }, 2),
+    );
+    expect(incidents.length).toBeGreaterThan(0);
+    expect(incidents.map(incidentFacts)).toEqual(expected.map(incidentFacts));
+    expect(incidents.map((i) => i.id)).toEqual(
+      expected.map((_, n) => `incident-flood.csv-${n + 1}`),
+    );
+    expect(run.stderr).toContain("windows scored");
+  });
+
+  it("exits 2 on a bad --close-after", async () => {
+    const run = await floodwatch(["incidents", "--model", "m.json", "--close-after", "0", "x.csv"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("--close-after must be at least 1, got 0");
   });
 });
 

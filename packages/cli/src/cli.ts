@@ -7,6 +7,7 @@ import { FlowCsvError, ModelFileError, TrainingError } from "@floodwatch/core";
 import { DataError, UsageError } from "./cli-error.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { generateCommand } from "./commands/generate.ts";
+import { incidentsCommand } from "./commands/incidents.ts";
 import { modelCommand } from "./commands/model.ts";
 import { scoreCommand } from "./commands/score.ts";
 import { trainCommand } from "./commands/train.ts";
@@ -18,6 +19,7 @@ const COMMANDS: readonly CommandSpec[] = [
   evalCommand,
   generateCommand,
   modelCommand,
+  incidentsCommand,
 ];
 
 function usage(): string {

@@ -32,3 +32,7 @@ export * from "./redis-keys.ts";
 export * from "./stream-contracts.ts";
 export * from "./model-summary.ts";
 export * from "./training-contract.ts";
+export * from "./incident-contracts.ts";
+export * from "./incident-tracker.ts";
+export * from "./incident-mutes.ts";
+export * from "./incident-notification.ts";

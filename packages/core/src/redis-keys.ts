@@ -6,6 +6,12 @@
 /** The consumer group every detector joins. */
 export const DETECTOR_GROUP = "detectors";
 
+/** The consumer group of the incident tracker on the results stream. */
+export const INCIDENT_TRACKER_GROUP = "incidents";
+
+/** The consumer group of the notifier on the incident events stream. */
+export const NOTIFIER_GROUP = "notifier";
+
 /** Default key prefix. */
 export const DEFAULT_KEY_PREFIX = "floodwatch";
 
@@ -40,6 +46,40 @@ export interface RedisKeys {
   trainingChannel: string;
   /** Prefix for BullMQ queues, so they live beside the deployment's other keys. */
   queuePrefix: string;
+  /** Incident keys, owned by the incidents service (see docs/architecture.md). */
+  incidents: IncidentKeys;
+}
+
+/** Keys of incidents, their tracker, mutes and notification deliveries. */
+export interface IncidentKeys {
+  /** Stream of incident events (`event`, `incident` JSON), read by the notifier group and the API. */
+  events: string;
+  /** Hash of one source's tracker: `state` (JSON), `received` (windows buffered ever). */
+  tracker(uploadId: string): string;
+  /** Hash of one source's windows that arrived ahead of the tracker's position, by index. */
+  buffer(uploadId: string): string;
+  /** Set of sources whose tracking has not finished. */
+  sources: string;
+  /** String: one incident (JSON). */
+  incident(id: string): string;
+  /** List of one incident's windows (JSON), in index order. */
+  windows(id: string): string;
+  /** Sorted set of every incident id by opening time (ms). */
+  all: string;
+  /** Sorted set of one upload's incident ids by first window. */
+  ofUpload(uploadId: string): string;
+  /** Hash of mutes: id -> JSON. */
+  mutes: string;
+  /** String: one delivery with its attempts (JSON). */
+  delivery(id: string): string;
+  /** Sorted set of pending delivery ids by the time their next attempt is due (ms). */
+  due: string;
+  /** Sorted set of recent delivery ids by creation time (ms). */
+  deliveries: string;
+  /** Hash endpoint -> id of its most recently finished (or attempted) delivery. */
+  endpointLast: string;
+  /** Hash incident id -> when its last `incident.updated` notification was scheduled (ms). */
+  lastUpdate: string;
 }
 
 /** Builds the keys for a prefix. See docs/architecture.md for what each holds. */
@@ -66,5 +106,21 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     modelChannel: key("model:activated"),
     trainingChannel: key("training:events"),
     queuePrefix: key("queue"),
+    incidents: {
+      events: key("incident-events"),
+      tracker: (uploadId) => key(`incident-tracker:${uploadId}`),
+      buffer: (uploadId) => key(`incident-buffer:${uploadId}`),
+      sources: key("incident-sources"),
+      incident: (id) => key(`incident:${id}`),
+      windows: (id) => key(`incident-windows:${id}`),
+      all: key("incidents"),
+      ofUpload: (uploadId) => key(`incidents:${uploadId}`),
+      mutes: key("mutes"),
+      delivery: (id) => key(`delivery:${id}`),
+      due: key("deliveries:due"),
+      deliveries: key("deliveries"),
+      endpointLast: key("deliveries:last"),
+      lastUpdate: key("incident-last-update"),
+    },
   };
 }

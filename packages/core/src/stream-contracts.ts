@@ -3,6 +3,7 @@
  * share the inferred types and validate at the boundary.
  */
 import { z } from "zod";
+import { INCIDENT_EVENT_TYPES, incidentSchema } from "./incident-contracts.ts";
 
 /** Window geometry as carried in messages. */
 export const windowSpecSchema = z.object({
@@ -255,6 +256,12 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("training"), job: trainingJobStatusSchema }),
   /** The active model changed. */
   z.object({ type: z.literal("model"), model: modelSummarySchema }),
+  /** An incident opened, grew or closed (`event` is `incident.opened` and so on). */
+  z.object({
+    type: z.literal("incident"),
+    event: z.enum(INCIDENT_EVENT_TYPES),
+    incident: incidentSchema,
+  }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 

@@ -6,3 +6,4 @@ export * from "./redis-server.ts";
 export * from "./service-config.ts";
 export * from "./redis-script.ts";
 export * from "./deadline.ts";
+export * from "./incident-store.ts";

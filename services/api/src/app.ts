@@ -16,6 +16,7 @@ import { z } from "zod";
 import { recentDeadLetters } from "./dead-letters.ts";
 import type { ApiConfig } from "./env.ts";
 import { answerFrameworkError, ApiError, installErrorHandlers, parseQuery } from "./errors.ts";
+import { incidentRoutes } from "./incidents/incident-routes.ts";
 import { LiveEvents } from "./live-events.ts";
 import { modelRoutes } from "./models/model-routes.ts";
 import type { TrainingQueue } from "./models/training-queue.ts";
@@ -127,6 +128,13 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     readSummary: () => summaries.read(),
     readChangedUploads: () => uploadWatcher.changed(),
     clock,
+  });
+  await app.register(incidentRoutes, {
+    redis,
+    keys,
+    logger,
+    clock,
+    onEvent: (event) => hub.broadcast({ type: "incident", ...event }),
   });
   const wss = new WebSocketServer({
     noServer: true,

@@ -20,6 +20,10 @@ import "./chart-setup.ts";
 import { ConnectionBadge } from "./connection-badge.tsx";
 import { Counters } from "./counters.tsx";
 import { DeadLetters } from "./dead-letters.tsx";
+import { IncidentsPanel } from "./incidents-panel.tsx";
+import { MutesPanel } from "./mutes-panel.tsx";
+import { useIncidentWindows } from "./use-incident-windows.ts";
+import { useIncidents } from "./use-incidents.ts";
 import { ModelPanel } from "./model-panel.tsx";
 import { ModelsPanel } from "./models-panel.tsx";
 import { PcaScatter } from "./pca-scatter.tsx";
@@ -97,6 +101,13 @@ export function Dashboard({ apiUrl, ingestUrl }: RuntimeConfig) {
       ? snapshot.windows
       : (snapshot.windowsByUpload.get(selectedId) ?? NO_WINDOWS);
 
+  // An incident clicked in the Incidents panel narrows the alert log and timeline to its windows.
+  const { incidents, error: incidentsError } = useIncidents(session.api);
+  const [incidentId, setIncidentId] = useState<string | null>(null);
+  const incidentWindows = useIncidentWindows(session.api, incidentId);
+  const openIncidents = incidents?.filter((i) => i.state === "open").length ?? 0;
+  const shownWindows = incidentWindows ?? histories;
+
   const model = snapshot.model;
   const thresholds = useMemo(() => {
     const map = new Map<string, number>();
@@ -131,6 +142,13 @@ export function Dashboard({ apiUrl, ingestUrl }: RuntimeConfig) {
             <span className="text-sm text-slate-300">live DDoS anomaly detection</span>
           </div>
           <div className="flex flex-wrap items-center gap-4">
+            <span
+              data-testid="open-incidents"
+              data-value={openIncidents}
+              className={`text-sm ${openIncidents > 0 ? "font-semibold text-rose-300" : "text-slate-300"}`}
+            >
+              {openIncidents} open incident{openIncidents === 1 ? "" : "s"}
+            </span>
             <UploadSelector uploads={uploads} selected={selectedId} onSelect={setSelectedId} />
             <ConnectionBadge
               state={snapshot.connection}
@@ -159,6 +177,7 @@ export function Dashboard({ apiUrl, ingestUrl }: RuntimeConfig) {
             />
             <ModelPanel model={model} />
             <QualityPanel uploads={uploads} selected={selected} />
+            <MutesPanel api={session.api} />
           </div>
           <div className="flex min-w-0 flex-col gap-3">
             <div className="grid gap-3 lg:grid-cols-2">
@@ -170,17 +189,24 @@ export function Dashboard({ apiUrl, ingestUrl }: RuntimeConfig) {
                 thresholdOf={thresholdOf}
               />
               <ScoreTimeline
-                histories={histories}
+                histories={shownWindows}
                 windowsVersion={snapshot.windowsVersion}
-                axis={selectedId === null ? "arrival" : "window"}
+                axis={selectedId === null && incidentWindows === null ? "arrival" : "window"}
                 threshold={threshold}
                 uploadName={uploadName}
                 thresholdOf={thresholdOf}
               />
             </div>
+            <IncidentsPanel
+              incidents={incidents}
+              error={incidentsError}
+              selectedId={incidentId}
+              onSelect={setIncidentId}
+              uploadName={uploadName}
+            />
             <div className="h-[28rem] 2xl:h-[34rem]">
               <AlertLog
-                histories={histories}
+                histories={shownWindows}
                 windowsVersion={snapshot.windowsVersion}
                 anomaliesOnly={anomaliesOnly}
                 onAnomaliesOnlyChange={setAnomaliesOnly}

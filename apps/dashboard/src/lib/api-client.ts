@@ -19,6 +19,15 @@ import {
   type UploadStatus,
   type WindowResult,
 } from "@floodwatch/core/stream-contracts";
+import {
+  endpointStatusSchema,
+  incidentSchema,
+  muteSchema,
+  type EndpointStatus,
+  type Incident,
+  type Mute,
+  type MuteRequest,
+} from "@floodwatch/core/incident-contracts";
 import { z } from "zod";
 import type { AuthGate } from "./auth-gate.ts";
 
@@ -148,6 +157,45 @@ export class ApiClient {
     return this.#getJson("/api/dead-letters", z.array(deadLetterSchema));
   }
 
+  /** Incidents, open ones first (`GET /api/incidents`). */
+  incidents(query: { uploadId?: string; limit?: number } = {}): Promise<Incident[]> {
+    const params = new URLSearchParams();
+    if (query.uploadId !== undefined) params.set("uploadId", query.uploadId);
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    const search = params.size > 0 ? `?${params.toString()}` : "";
+    return this.#getJson(`/api/incidents${search}`, z.array(incidentSchema));
+  }
+
+  /** One incident with its windows. */
+  incident(id: string): Promise<{ incident: Incident; windows: WindowResult[] }> {
+    return this.#getJson(
+      `/api/incidents/${encodeURIComponent(id)}`,
+      z.object({ incident: incidentSchema, windows: z.array(windowResultSchema) }),
+    );
+  }
+
+  mutes(): Promise<Mute[]> {
+    return this.#getJson("/api/mutes", z.array(muteSchema));
+  }
+
+  async addMute(mute: MuteRequest): Promise<Mute> {
+    const response = await this.#request("/api/mutes", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(mute),
+    });
+    return muteSchema.parse(await response.json());
+  }
+
+  async removeMute(id: string): Promise<void> {
+    await this.#request(`/api/mutes/${encodeURIComponent(id)}`, { method: "DELETE" });
+  }
+
+  /** The last notification outcome per endpoint. */
+  deliveryEndpoints(): Promise<EndpointStatus[]> {
+    return this.#getJson("/api/deliveries/endpoints", z.array(endpointStatusSchema));
+  }
+
   models(): Promise<ModelListEntry[]> {
     return this.#getJson("/api/models", modelListSchema);
   }
@@ -232,7 +280,11 @@ export class ApiClient {
       try {
         response = await this.#fetch(url, {
           ...init,
-          headers: { Accept: "application/json", ...this.#auth.headers() },
+          headers: {
+            Accept: "application/json",
+            ...(init.headers as Record<string, string> | undefined),
+            ...this.#auth.headers(),
+          },
         });
       } catch {
         throw new ApiError(`cannot reach the API at ${this.apiUrl}`, 0);
