@@ -265,18 +265,18 @@ describe("dashboard in a real browser", () => {
       const why = (await anomalous.getByTestId("alert-why").textContent()) ?? "";
       expect(why).toMatch(/ (mean|std|min|max) .*typical/);
       await anomalous.click();
-      const details = page.getByTestId("window-details");
-      await details.waitFor();
-      expect(await details.getByTestId("window-details-victims").textContent()).toContain(
+      const windowDetails = page.getByTestId("window-details");
+      await windowDetails.waitFor();
+      expect(await windowDetails.getByTestId("window-details-victims").textContent()).toContain(
         "192.168.10.50",
       );
       // The details name the same top feature as the log line, with its bars.
-      expect(await details.getByTestId("window-details-top-feature").textContent()).toBe(why);
-      expect(await details.locator('[data-testid="feature-bars"] li').count()).toBe(5);
-      expect(await details.getByTestId("window-details-time").textContent()).toMatch(
+      expect(await windowDetails.getByTestId("window-details-top-feature").textContent()).toBe(why);
+      expect(await windowDetails.locator('[data-testid="feature-bars"] li').count()).toBe(5);
+      expect(await windowDetails.getByTestId("window-details-time").textContent()).toMatch(
         /Traffic \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/,
       );
-      expect(await details.getByTestId("window-details-score").textContent()).toMatch(
+      expect(await windowDetails.getByTestId("window-details-score").textContent()).toMatch(
         /ANOMALY · score -?\d\.\d{4} < threshold/,
       );
       await page.screenshot({
@@ -284,7 +284,7 @@ describe("dashboard in a real browser", () => {
         fullPage: false,
       });
       await page.keyboard.press("Escape");
-      await details.waitFor({ state: "detached" });
+      await windowDetails.waitFor({ state: "detached" });
       await page.getByTestId("anomalies-only").uncheck();
 
       // The flood is one incident of its upload; opening it narrows the log to its windows.

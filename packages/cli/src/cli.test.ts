@@ -106,13 +106,23 @@ describe("floodwatch on generated data", () => {
       "pc1",
       "pc2",
       "attackFlows",
+      "start",
+      "end",
+      "victims",
+      "sources",
+      "ports",
+      "explanation",
+      "explanationFeatures",
     ]);
     expect(records[0]).toMatchObject({ window: 0, firstLine: 2, lastLine: 51 });
     expect(scored.stderr).toContain("3000 rows accepted, 0 rejected, 60 windows scored");
 
     const csv = await floodwatch(["score", "--model", model, "--format", "csv", attack]);
     const csvLines = csv.stdout.trimEnd().split("\n");
-    expect(csvLines[0]).toBe("window,firstLine,lastLine,score,anomaly,pc1,pc2,attackFlows");
+    expect(csvLines[0]).toBe(
+      "window,firstLine,lastLine,score,anomaly,pc1,pc2,attackFlows,start,end,victim,victimFlows," +
+        "distinctSources,port,protocol,topFeature,topStatistic,topWeight",
+    );
     expect(csvLines).toHaveLength(61);
 
     const evaluated = await floodwatch(["eval", "--model", model, attack]);

@@ -52,13 +52,13 @@ export const windowSignalsSchema = z.object({
 export const windowPeerSchema = z.object({ ip: z.string(), flows: z.number().int().min(0) });
 
 /** The window's top sources and how many distinct sources it has (a spoofed flood: thousands). */
-export const windowSourcesSchema = z.object({
+export const windowResultSourcesSchema = z.object({
   top: z.array(windowPeerSchema),
   distinct: z.number().int().min(0),
 });
 
 /** A destination port/protocol pair and its flows; protocol null when the file has none. */
-export const windowPortSchema = z.object({
+export const windowResultPortSchema = z.object({
   port: z.number().int().min(0),
   protocol: z.number().int().min(0).nullable(),
   flows: z.number().int().min(0),
@@ -106,9 +106,9 @@ export const windowResultSchema = z.object({
   end: z.string().nullable().default(null),
   /** Top 3 destination IPs by flows. */
   victims: z.array(windowPeerSchema).nullable().default(null),
-  sources: windowSourcesSchema.nullable().default(null),
+  sources: windowResultSourcesSchema.nullable().default(null),
   /** Top 3 destination port/protocol pairs by flows. */
-  ports: z.array(windowPortSchema).nullable().default(null),
+  ports: z.array(windowResultPortSchema).nullable().default(null),
   /** Top 5 dimensions by their share of the decision (anomalous windows by default). */
   explanation: z.array(explainedDimensionSchema).nullable().default(null),
   /** The same shares summed per base feature, top 5. */
