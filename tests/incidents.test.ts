@@ -222,13 +222,19 @@ async function killedRun(name: string, model: string, text: string, offline: Inc
     const incidents = await stackIncidents(live, accepted.uploadId, offline.length);
     expect(incidents.map(incidentFacts)).toEqual(offline.map(incidentFacts));
 
+    // Every event eventually: a delivery the killed process had leased is retried only when its
+    // lease runs out, so an incident's closed event can arrive before its opened one.
+    const delivered = (id: string, event: string) =>
+      receiver.bodies().some((b) => b.incident.id === id && b.event === event);
     await waitUntil(
-      "every closed notification",
+      "every opened and closed notification",
       () =>
-        receiver.bodies().filter((b) => b.event === "incident.closed").length >= incidents.length
+        incidents.every(
+          (i) => delivered(i.id, "incident.opened") && delivered(i.id, "incident.closed"),
+        )
           ? true
           : undefined,
-      60_000,
+      90_000,
     );
     expectSigned(receiver.received);
     // At least once: every event arrived, each under one delivery id however often it was sent.

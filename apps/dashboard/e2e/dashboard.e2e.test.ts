@@ -256,6 +256,37 @@ describe("dashboard in a real browser", () => {
       mkdirSync(join(ROOT, "test-results"), { recursive: true });
       await page.screenshot({ path: join(ROOT, "test-results/dashboard.png"), fullPage: true });
 
+      // Who and why, in the log and in a window's details: the flood's victim and its top feature.
+      await page.getByTestId("anomalies-only").check();
+      const anomalous = page.locator('[data-testid="alert-line"][data-anomaly="true"]').first();
+      expect(await anomalous.getByTestId("alert-victim").textContent()).toMatch(
+        /^192\.168\.10\.50:\d+\/TCP$/,
+      );
+      const why = (await anomalous.getByTestId("alert-why").textContent()) ?? "";
+      expect(why).toMatch(/ (mean|std|min|max) .*typical/);
+      await anomalous.click();
+      const windowDetails = page.getByTestId("window-details");
+      await windowDetails.waitFor();
+      expect(await windowDetails.getByTestId("window-details-victims").textContent()).toContain(
+        "192.168.10.50",
+      );
+      // The details name the same top feature as the log line, with its bars.
+      expect(await windowDetails.getByTestId("window-details-top-feature").textContent()).toBe(why);
+      expect(await windowDetails.locator('[data-testid="feature-bars"] li').count()).toBe(5);
+      expect(await windowDetails.getByTestId("window-details-time").textContent()).toMatch(
+        /Traffic \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/,
+      );
+      expect(await windowDetails.getByTestId("window-details-score").textContent()).toMatch(
+        /ANOMALY · score -?\d\.\d{4} < threshold/,
+      );
+      await page.screenshot({
+        path: join(ROOT, "test-results/dashboard-window-details.png"),
+        fullPage: false,
+      });
+      await page.keyboard.press("Escape");
+      await windowDetails.waitFor({ state: "detached" });
+      await page.getByTestId("anomalies-only").uncheck();
+
       // The flood is one incident of its upload; opening it narrows the log to its windows.
       const incident = page.locator(
         `[data-testid="incident-row"][data-incident-id^="${synUploadId}-"][data-state="closed"]`,

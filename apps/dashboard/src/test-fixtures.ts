@@ -67,6 +67,13 @@ export function windowResult(overrides: Partial<WindowResult> = {}): WindowResul
     signals: { packetsPerSecond: anomaly ? 25_000 : 120.5, synCount: anomaly ? 1 : 0.02 },
     receivedAt: 1_700_000_000_000 + window,
     scoredAt: 1_700_000_000_100 + window,
+    start: null,
+    end: null,
+    victims: null,
+    sources: null,
+    ports: null,
+    explanation: null,
+    explanationFeatures: null,
     ...overrides,
   };
 }

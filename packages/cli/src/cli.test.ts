@@ -107,6 +107,13 @@ describe("floodwatch on generated data", () => {
       "pc2",
       "attackFlows",
       "detectors",
+      "start",
+      "end",
+      "victims",
+      "sources",
+      "ports",
+      "explanation",
+      "explanationFeatures",
     ]);
     // Each voting detector's own score beside the fused one (the default profile's: the forest
     // and Mahalanobis).
@@ -119,7 +126,10 @@ describe("floodwatch on generated data", () => {
 
     const csv = await floodwatch(["score", "--model", model, "--format", "csv", attack]);
     const csvLines = csv.stdout.trimEnd().split("\n");
-    expect(csvLines[0]).toBe("window,firstLine,lastLine,score,anomaly,pc1,pc2,attackFlows");
+    expect(csvLines[0]).toBe(
+      "window,firstLine,lastLine,score,anomaly,pc1,pc2,attackFlows,start,end,victim,victimFlows," +
+        "distinctSources,port,protocol,topFeature,topStatistic,topWeight",
+    );
     expect(csvLines).toHaveLength(61);
 
     const evaluated = await floodwatch(["eval", "--model", model, attack]);

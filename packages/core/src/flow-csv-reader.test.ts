@@ -287,3 +287,102 @@ describe("FlowCsvReader.flush", () => {
     expect(reader.stats.rowsAccepted).toBe(7);
   });
 });
+
+describe("FlowCsvReader context columns", () => {
+  const header =
+    " Source IP, Destination IP, Destination Port, Protocol, Timestamp, Flow Duration, Flow Bytes/s, SYN Flag Count\n";
+
+  function contextOf(batches: FlowBatch[]) {
+    const rows: {
+      dst: string | null;
+      src: string | null;
+      port: number;
+      proto: number;
+      time: number;
+    }[] = [];
+    for (const b of batches) {
+      const c = b.context!;
+      for (let i = 0; i < b.count; i++) {
+        rows.push({
+          dst: c.dstIp[i]! < 0 ? null : c.strings[c.dstIp[i]!]!,
+          src: c.srcIp[i]! < 0 ? null : c.strings[c.srcIp[i]!]!,
+          port: c.dstPort[i]!,
+          proto: c.protocol[i]!,
+          time: c.time[i]!,
+        });
+      }
+    }
+    return rows;
+  }
+
+  it("carries IPs as per-batch codes, ports, protocols and timestamps beside the features", () => {
+    const body = [
+      "172.16.0.1,192.168.10.50,80,6,7/7/2017 3:30,10,1,0",
+      "172.16.0.1,192.168.10.50,80,6,7/7/2017 3:30,11,2,1",
+      '"10.0.0.9", 192.168.10.3 ,53,17,7/7/2017 3:31:05,12,3,0',
+      ",,,,,13,4,0",
+      "172.16.0.1,192.168.10.50,80,6,not a time,14,5,0",
+      "10.0.0.9,192.168.10.50,443,6,7/7/2017 3:32,15,6,0",
+    ].join("\n");
+    for (const chunk of [1, 7, 1000]) {
+      const { reader, batches, values } = read(header + body + "\n", { chunk });
+      expect(values.filter((_, i) => i % 3 === 0)).toEqual([10, 11, 12, 13, 14, 15]);
+      expect(reader.columns!.context).toEqual({
+        dstIp: 1,
+        srcIp: 0,
+        dstPort: 2,
+        protocol: 3,
+        timestamp: 4,
+      });
+      const rows = contextOf(batches);
+      expect(rows.map((r) => r.dst)).toEqual([
+        "192.168.10.50",
+        "192.168.10.50",
+        "192.168.10.3",
+        null,
+        "192.168.10.50",
+        "192.168.10.50",
+      ]);
+      expect(rows.map((r) => r.src)).toEqual([
+        "172.16.0.1",
+        "172.16.0.1",
+        "10.0.0.9",
+        null,
+        "172.16.0.1",
+        "10.0.0.9",
+      ]);
+      expect(rows.map((r) => r.port)).toEqual([80, 80, 53, -1, 80, 443]);
+      expect(rows.map((r) => r.proto)).toEqual([6, 6, 17, -1, 6, 6]);
+      expect(
+        rows.map((r) => (Number.isNaN(r.time) ? null : new Date(r.time).toISOString())),
+      ).toEqual([
+        "2017-07-07T03:30:00.000Z",
+        "2017-07-07T03:30:00.000Z",
+        "2017-07-07T03:31:05.000Z",
+        null,
+        null,
+        "2017-07-07T03:32:00.000Z",
+      ]);
+      // The empty cell and "not a time" are counted, and their rows kept.
+      expect(reader.stats.timestampsUnparsed).toBe(2);
+      expect(reader.stats.rowsAccepted).toBe(6);
+      // A batch's dictionary holds each address once.
+      for (const b of batches)
+        expect(new Set(b.context!.strings).size).toBe(b.context!.strings.length);
+    }
+  });
+
+  it("reads naive timestamps in the zone it is given", () => {
+    const reader = new FlowCsvReader({ features: FEATURES, timestampZone: "-03:00" });
+    const batches = [
+      ...reader.push(header + "a,b,1,6,2017-07-07 12:00:00,1,1,1\n"),
+      ...reader.end(),
+    ];
+    expect(new Date(batches[0]!.context!.time[0]!).toISOString()).toBe("2017-07-07T15:00:00.000Z");
+  });
+
+  it("carries no context for a file without those columns", () => {
+    const { batches } = read("Flow Duration,Flow Bytes/s,SYN Flag Count\n1,2,3\n");
+    expect(batches[0]!.context).toBeUndefined();
+  });
+});

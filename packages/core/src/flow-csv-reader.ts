@@ -13,7 +13,14 @@
  * rules), ragged rows and a last line cut off mid-row. Memory is bounded by one batch plus one
  * record, whatever the file size.
  */
+import {
+  allocateFlowContext,
+  hasAnyContext,
+  sliceFlowContext,
+  type FlowContextPresence,
+} from "./flow-context.ts";
 import { BENIGN_LABEL, LABEL_KEY, canonicalColumnKey } from "./flow-features.ts";
+import { parseTimestampBytes, zoneOffset, type ZoneOffset } from "./flow-timestamp.ts";
 import type { FlowBatch } from "./window-aggregator.ts";
 
 /** Why a whole input was refused before any row was read. */
@@ -69,7 +76,27 @@ export interface FlowColumns {
   featureColumns: Int32Array;
   /** Column index of `Label`, or -1 when the file is unlabelled. */
   labelColumn: number;
+  /** Column index of each optional context column, or -1 when the file lacks it. */
+  context: FlowContextColumns;
 }
+
+/** Column indexes of the who/when columns (-1 = absent). */
+export interface FlowContextColumns {
+  dstIp: number;
+  srcIp: number;
+  dstPort: number;
+  protocol: number;
+  timestamp: number;
+}
+
+/** Canonical keys of the context columns (see {@link canonicalColumnKey}'s aliases). */
+const CONTEXT_KEYS: Readonly<Record<keyof FlowContextColumns, string>> = {
+  dstIp: "destinationip",
+  srcIp: "sourceip",
+  dstPort: "destinationport",
+  protocol: "protocol",
+  timestamp: "timestamp",
+};
 
 /** Running totals of a read. */
 export interface FlowReadStats {
@@ -83,6 +110,11 @@ export interface FlowReadStats {
   nonFiniteValues: number;
   /** Empty numeric cells in accepted rows. */
   emptyValues: number;
+  /**
+   * Accepted rows whose `Timestamp` is empty or in no accepted format (0 when the file has no
+   * `Timestamp` column); the row is kept, its windows get no times.
+   */
+  timestampsUnparsed: number;
   /** Lines read so far, header included. */
   lines: number;
   bytes: number;
@@ -98,7 +130,23 @@ export interface FlowCsvReaderOptions {
   maxRejectedKept?: number;
   /** Longest record accepted; a longer one means an unbalanced quote or not a CSV at all. */
   maxRecordBytes?: number;
+  /**
+   * Zone of naive timestamps: `UTC` (default), a `±hh:mm` offset or an IANA name. Throws a
+   * `RangeError` at construction when it is none of these.
+   */
+  timestampZone?: string;
 }
+
+/** Kinds of non-feature columns the scanner acts on. */
+const ColumnKind = {
+  None: 0,
+  Label: 1,
+  DstIp: 2,
+  SrcIp: 3,
+  DstPort: 4,
+  Protocol: 5,
+  Timestamp: 6,
+} as const;
 
 // Bytes the scanner branches on.
 const COMMA = 0x2c;
@@ -158,9 +206,24 @@ export class FlowCsvReader {
     attackRows: 0,
     nonFiniteValues: 0,
     emptyValues: 0,
+    timestampsUnparsed: 0,
     lines: 0,
     bytes: 0,
   };
+  /** Column index -> {@link ColumnKind} for columns that are not features. */
+  #kindOfColumn = new Uint8Array(0);
+  #contextPresence: FlowContextPresence | undefined;
+  readonly #zone: ZoneOffset;
+  /** Interns the IP strings of the current batch; reset with each batch's dictionary. */
+  readonly #interner: ByteInterner;
+  /** The last timestamp cell and its value: consecutive flows often share the text. */
+  readonly #lastTimestamp = new Uint8Array(64);
+  #lastTimestampLength = -1;
+  #lastTimestampValue = Number.NaN;
+  /** The current row's destination IP, source IP, port and protocol codes (-1 unknown). */
+  readonly #rowContext = new Int32Array(4);
+  /** The current row's timestamp (epoch ms, NaN unknown). */
+  readonly #rowTime = new Float64Array(1);
 
   constructor(options: FlowCsvReaderOptions) {
     if (options.features.length === 0) throw new RangeError("features: at least one is needed");
@@ -169,6 +232,8 @@ export class FlowCsvReader {
     this.#maxRejectedKept = options.maxRejectedKept ?? DEFAULT_MAX_REJECTED_KEPT;
     this.#maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.#row = new Float64Array(options.features.length);
+    this.#zone = zoneOffset(options.timestampZone);
+    this.#interner = new ByteInterner(this.#batchSize * 2);
     this.#batch = this.#newBatch();
   }
 
@@ -245,13 +310,18 @@ export class FlowCsvReader {
 
   #newBatch(): FlowBatch {
     const featureCount = this.#features.length;
-    return {
+    const batch: FlowBatch = {
       count: 0,
       featureCount,
       values: new Float64Array(this.#batchSize * featureCount),
       lines: new Float64Array(this.#batchSize),
       attack: new Uint8Array(this.#batchSize),
     };
+    if (this.#contextPresence !== undefined) {
+      batch.context = allocateFlowContext(this.#contextPresence, this.#batchSize);
+      this.#interner.reset(batch.context.strings);
+    }
+    return batch;
   }
 
   #takeBatch(): FlowBatch {
@@ -265,13 +335,19 @@ export class FlowCsvReader {
       return { ...full, count: n };
     }
     // A partial batch is copied out, and the buffers stay for the rows still to come.
-    return {
+    const partial: FlowBatch = {
       count: n,
       featureCount,
       values: full.values.slice(0, n * featureCount),
       lines: full.lines.slice(0, n),
       attack: full.attack.slice(0, n),
     };
+    if (full.context !== undefined) {
+      partial.context = sliceFlowContext(full.context, 0, n);
+      full.context.strings = [];
+      this.#interner.reset(full.context.strings);
+    }
+    return partial;
   }
 
   #reject(line: number, reason: string, column?: number): void {
@@ -300,10 +376,11 @@ export class FlowCsvReader {
     if (columns === undefined) return pos;
     const slotOfColumn = this.#slotOfColumn;
     const columnCount = columns.header.length;
-    const labelColumn = columns.labelColumn;
     const featureCount = this.#features.length;
     const row = this.#row;
     const slotCount = slotOfColumn.length;
+    const kindOfColumn = this.#kindOfColumn;
+    const hasContext = this.#contextPresence !== undefined;
 
     while (pos < end) {
       const recordLine = this.#line;
@@ -319,6 +396,12 @@ export class FlowCsvReader {
       let complete = false;
       let blank = true;
       let unterminated = false;
+      const rowContext = this.#rowContext;
+      const rowTime = this.#rowTime;
+      if (hasContext) {
+        rowContext.fill(-1);
+        rowTime[0] = Number.NaN;
+      }
 
       // One record, field by field: a tight loop to the next delimiter for plain fields, a
       // quote-aware loop only for fields that open with a quote.
@@ -386,8 +469,15 @@ export class FlowCsvReader {
               else nonFinite++;
               row[slot] = value;
             }
-          } else if (column === labelColumn) {
-            isAttack = isBenign(data, fieldStart, fieldEnd) ? 0 : 1;
+          } else {
+            const kind = kindOfColumn[column]!;
+            if (kind === 1) {
+              isAttack = isBenign(data, fieldStart, fieldEnd) ? 0 : 1;
+            } else if (kind !== 0) {
+              // Out of line, so the context columns do not crowd the number parser out of
+              // this loop's inlining budget (the loop ran at half speed with them inline).
+              this.#contextCell(kind, data, fieldStart, fieldEnd);
+            }
           }
         }
         column++;
@@ -423,6 +513,16 @@ export class FlowCsvReader {
       batch.values.set(row, at * featureCount);
       batch.lines[at] = recordLine;
       batch.attack[at] = isAttack;
+      const context = batch.context;
+      if (context !== undefined) {
+        context.dstIp[at] = rowContext[0]!;
+        context.srcIp[at] = rowContext[1]!;
+        context.dstPort[at] = rowContext[2]!;
+        context.protocol[at] = rowContext[3]!;
+        const time = rowTime[0]!;
+        context.time[at] = time;
+        if (context.has.timestamp && Number.isNaN(time)) this.#stats.timestampsUnparsed++;
+      }
       this.#batchFill = at + 1;
       this.#stats.rowsAccepted++;
       this.#stats.attackRows += isAttack;
@@ -446,7 +546,147 @@ export class FlowCsvReader {
       slots[column] = slot;
     });
     this.#slotOfColumn = slots;
+    const kinds = new Uint8Array(header.length);
+    const { labelColumn, context } = this.#columns;
+    if (labelColumn >= 0) kinds[labelColumn] = ColumnKind.Label;
+    // A context column that is also a requested feature (`Destination Port`) stays a feature.
+    const mark = (column: number, kind: number) => {
+      if (column >= 0 && slots[column]! < 0) kinds[column] = kind;
+    };
+    mark(context.dstIp, ColumnKind.DstIp);
+    mark(context.srcIp, ColumnKind.SrcIp);
+    mark(context.dstPort, ColumnKind.DstPort);
+    mark(context.protocol, ColumnKind.Protocol);
+    mark(context.timestamp, ColumnKind.Timestamp);
+    this.#kindOfColumn = kinds;
+    const presence: FlowContextPresence = {
+      dstIp: kinds[context.dstIp] === ColumnKind.DstIp,
+      srcIp: kinds[context.srcIp] === ColumnKind.SrcIp,
+      dstPort: kinds[context.dstPort] === ColumnKind.DstPort,
+      protocol: kinds[context.protocol] === ColumnKind.Protocol,
+      timestamp: kinds[context.timestamp] === ColumnKind.Timestamp,
+    };
+    if (hasAnyContext(presence)) {
+      this.#contextPresence = presence;
+      // The first batch was made before the header was known.
+      this.#batch = this.#newBatch();
+    }
   }
+
+  /** Reads one context cell of the current row into {@link #rowContext} / {@link #rowTime}. */
+  #contextCell(kind: number, data: Uint8Array, start: number, end: number): void {
+    if (kind === ColumnKind.DstIp) this.#rowContext[0] = this.#interner.intern(data, start, end);
+    else if (kind === ColumnKind.SrcIp)
+      this.#rowContext[1] = this.#interner.intern(data, start, end);
+    else if (kind === ColumnKind.DstPort) this.#rowContext[2] = parseSmallInt(data, start, end);
+    else if (kind === ColumnKind.Protocol) this.#rowContext[3] = parseSmallInt(data, start, end);
+    else this.#rowTime[0] = this.#timestamp(data, start, end);
+  }
+
+  /** Parses a timestamp cell, reusing the last result when the text repeats. */
+  #timestamp(data: Uint8Array, start: number, end: number): number {
+    while (start < end && (data[start] === SPACE || data[start] === QUOTE)) start++;
+    while (end > start && (data[end - 1] === SPACE || data[end - 1] === QUOTE)) end--;
+    const length = end - start;
+    const last = this.#lastTimestamp;
+    if (length === this.#lastTimestampLength) {
+      let same = true;
+      for (let k = 0; k < length; k++) {
+        if (data[start + k] !== last[k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.#lastTimestampValue;
+    }
+    const value = start === end ? Number.NaN : parseTimestampBytes(data, start, end, this.#zone);
+    if (length <= last.length) {
+      last.set(data.subarray(start, end));
+      this.#lastTimestampLength = length;
+      this.#lastTimestampValue = value;
+    }
+    return value;
+  }
+}
+
+/** A non-negative integer cell (port, protocol), or -1 when empty or not one. */
+function parseSmallInt(data: Uint8Array, start: number, end: number): number {
+  while (start < end && (data[start] === SPACE || data[start] === QUOTE)) start++;
+  while (end > start && (data[end - 1] === SPACE || data[end - 1] === QUOTE)) end--;
+  if (start === end || end - start > 9) return -1;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const c = data[i]! - 0x30;
+    if (c < 0 || c > 9) return -1;
+    value = value * 10 + c;
+  }
+  return value;
+}
+
+/**
+ * Interns short byte strings (IP addresses) into a batch dictionary without building a string
+ * for a text already seen: an open-addressing table of FNV-1a hashes, verified byte by byte.
+ */
+class ByteInterner {
+  #strings: string[] = [];
+  #hashes: Int32Array;
+  /** Slot -> code + 1 (0 = empty). */
+  #table: Int32Array;
+  #mask: number;
+
+  constructor(maxDistinct: number) {
+    let size = 16;
+    while (size < maxDistinct * 2) size *= 2;
+    this.#table = new Int32Array(size);
+    this.#mask = size - 1;
+    this.#hashes = new Int32Array(maxDistinct);
+  }
+
+  /** Starts a new dictionary, filled into `strings`. */
+  reset(strings: string[]): void {
+    this.#strings = strings;
+    this.#table.fill(0);
+  }
+
+  /** Code of the trimmed cell in the dictionary, adding it; -1 for an empty cell. */
+  intern(data: Uint8Array, start: number, end: number): number {
+    while (start < end && (data[start] === SPACE || data[start] === QUOTE)) start++;
+    while (end > start && (data[end - 1] === SPACE || data[end - 1] === QUOTE)) end--;
+    if (start === end) return -1;
+    let hash = 0x811c9dc5 | 0;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ data[i]!, 0x01000193);
+    const strings = this.#strings;
+    const table = this.#table;
+    const mask = this.#mask;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = table[slot]!;
+      if (entry === 0) {
+        const code = strings.length;
+        if (code >= this.#hashes.length) {
+          // Not reachable with two IP columns per row and one batch per dictionary.
+          const grown = new Int32Array(this.#hashes.length * 2);
+          grown.set(this.#hashes);
+          this.#hashes = grown;
+        }
+        strings.push(utf8.decode(data.subarray(start, end)));
+        this.#hashes[code] = hash;
+        table[slot] = code + 1;
+        return code;
+      }
+      const code = entry - 1;
+      if (this.#hashes[code] === hash && sameText(strings[code]!, data, start, end)) return code;
+    }
+  }
+}
+
+/**
+ * Whether an ASCII string equals the bytes. A non-ASCII text never matches, so it gets a new code
+ * each time it occurs; later stages count by the string itself, so counts stay right.
+ */
+function sameText(text: string, data: Uint8Array, start: number, end: number): boolean {
+  if (text.length !== end - start) return false;
+  for (let k = 0; k < text.length; k++) if (text.charCodeAt(k) !== data[start + k]) return false;
+  return true;
 }
 
 /** Parses a numeric cell; sets {@link numberStatus}. */
@@ -577,7 +817,19 @@ export function resolveFlowColumns(
     else featureColumns[slot] = column;
   });
   if (missing.length > 0) throw new MissingColumnsError(missing, header);
-  return { header, featureColumns, labelColumn: firstColumnOfKey.get(LABEL_KEY) ?? -1 };
+  const optional = (key: string) => firstColumnOfKey.get(key) ?? -1;
+  return {
+    header,
+    featureColumns,
+    labelColumn: optional(LABEL_KEY),
+    context: {
+      dstIp: optional(CONTEXT_KEYS.dstIp),
+      srcIp: optional(CONTEXT_KEYS.srcIp),
+      dstPort: optional(CONTEXT_KEYS.dstPort),
+      protocol: optional(CONTEXT_KEYS.protocol),
+      timestamp: optional(CONTEXT_KEYS.timestamp),
+    },
+  };
 }
 
 /** Refuses input that is not text: a NUL byte, or mostly control bytes, in the first 4 KiB. */

@@ -6,6 +6,8 @@ import { FlowScoringSession } from "./flow-scoring.ts";
 import type { FloodwatchModel } from "./model-file.ts";
 import type { WindowResult } from "./stream-contracts.ts";
 import { isAttackWindow } from "./window-evaluation.ts";
+import type { ExplainMode } from "./window-explanation.ts";
+import { explainerFor, windowFindings } from "./window-findings.ts";
 import type { WindowScorer } from "./window-scorer.ts";
 
 /** What an entry's windows add to the counters. */
@@ -58,7 +60,7 @@ export function modelFitsEntry(model: FloodwatchModel, entry: FlowEntry): boolea
 export function scoreFlowEntry(
   entry: FlowEntry,
   model: FloodwatchModel,
-  options: { scorer?: WindowScorer; now?: number } = {},
+  options: { scorer?: WindowScorer; now?: number; explain?: ExplainMode } = {},
 ): ScoredEntry {
   if (!modelFitsEntry(model, entry)) {
     throw new FlowEntryError(
@@ -70,7 +72,10 @@ export function scoreFlowEntry(
     firstWindowIndex: entry.meta.firstWindow,
     ...(options.scorer ? { scorer: options.scorer } : {}),
   });
-  const { windows, scores, signalMeans } = session.push(flowEntryBatch(entry));
+  const scored = session.push(flowEntryBatch(entry));
+  const { windows, scores, signalMeans } = scored;
+  const explain = options.explain ?? "anomalies";
+  const explainer = explain === "none" ? null : explainerFor(model);
   if (windows.count !== entry.meta.windowCount) {
     throw new FlowEntryError(
       `entry yields ${windows.count} windows, its meta says ${entry.meta.windowCount}`,
@@ -109,6 +114,7 @@ export function scoreFlowEntry(
       },
       receivedAt,
       scoredAt: now,
+      ...windowFindings(scored, w, explain, explainer),
     };
     if (labelled) {
       const attackFlows = windows.attackFlows[w]!;

@@ -8,6 +8,7 @@ import {
   type FlowEntry,
 } from "./flow-entry.ts";
 import { scoreFlowEntry } from "./flow-entry-scoring.ts";
+import { allocateFlowContext, sliceFlowContext } from "./flow-context.ts";
 import { FlowScoringSession } from "./flow-scoring.ts";
 import { TrainingFlows, trainModel } from "./model-training.ts";
 import { createPrng } from "./prng.ts";
@@ -201,5 +202,85 @@ describe("encodeFlowEntry / decodeFlowEntry", () => {
     );
     expect(decode({ values: encoded.values.subarray(8) })).toThrow(/values holds \d+ bytes/);
     expect(decode({ attack: encoded.attack.subarray(1) })).toThrow(FlowEntryError);
+  });
+});
+
+describe("flow entry context", () => {
+  /** Flows whose destination is `dst-{i % 7}` and source a new address every flow (spoofed). */
+  function withContext(batch: FlowBatch): FlowBatch {
+    const n = batch.count;
+    const context = allocateFlowContext(
+      { dstIp: true, srcIp: true, dstPort: true, protocol: true, timestamp: true },
+      n,
+    );
+    for (let i = 0; i < n; i++) {
+      context.strings.push(`dst-${i % 7}`, `src-${i}`);
+      context.dstIp[i] = 2 * i;
+      context.srcIp[i] = 2 * i + 1;
+      context.dstPort[i] = 80 + (i % 3);
+      context.protocol[i] = i % 2 === 0 ? 6 : 17;
+      context.time[i] = i === 5 ? Number.NaN : 1_500_000_000_000 + i;
+    }
+    return { ...batch, context };
+  }
+
+  it("travels through the builder and the stream encoding, flow for flow", () => {
+    const all = withContext(flows(2_000, 3));
+    const window = { size: 50, stride: 10 };
+    const builder = new FlowEntryBuilder({
+      uploadId: "u1",
+      featureCount: 3,
+      window,
+      windowsPerEntry: windowsPerEntry(window, 400),
+      modelVersion: "m1",
+      labelled: true,
+    });
+    const entries: FlowEntry[] = [];
+    for (let at = 0; at < all.count; at += 333) {
+      const n = Math.min(333, all.count - at);
+      entries.push(
+        ...builder.push({
+          count: n,
+          featureCount: 3,
+          values: all.values.slice(at * 3, (at + n) * 3),
+          lines: all.lines.slice(at, at + n),
+          attack: all.attack.slice(at, at + n),
+          context: sliceFlowContext(all.context!, at, n),
+        }),
+      );
+    }
+    entries.push(builder.flush()!);
+    for (const original of entries) {
+      const encoded = encodeFlowEntry(original);
+      const entry = decodeFlowEntry({ ...encoded, values: encoded.values.slice() });
+      const c = entry.context!;
+      const first = entry.meta.firstWindow * window.stride;
+      // Each entry's dictionary holds only the addresses its own flows use.
+      expect(c.strings.length).toBe(7 + entry.meta.flowCount);
+      for (let i = 0; i < entry.meta.flowCount; i++) {
+        const g = first + i;
+        expect(c.strings[c.dstIp[i]!]).toBe(`dst-${g % 7}`);
+        expect(c.strings[c.srcIp[i]!]).toBe(`src-${g}`);
+        expect(c.dstPort[i]).toBe(80 + (g % 3));
+        expect(c.protocol[i]).toBe(g % 2 === 0 ? 6 : 17);
+        if (g === 5) expect(c.time[i]).toBeNaN();
+        else expect(c.time[i]).toBe(1_500_000_000_000 + g);
+      }
+    }
+  });
+
+  it("refuses a context that does not fit the entry", () => {
+    const entry = buildEntries(withContext(flows(200, 1)), { size: 50, stride: 50 }, 2, 200)
+      .entries[0]!;
+    const encoded = encodeFlowEntry({
+      ...entry,
+      context: sliceFlowContext(withContext(flows(200, 1)).context!, 0, 100),
+    });
+    expect(() =>
+      decodeFlowEntry({
+        ...encoded,
+        context: encoded.context!.subarray(0, encoded.context!.length - 4),
+      }),
+    ).toThrow(/context holds fewer values than flows/);
   });
 });

@@ -4,6 +4,12 @@
  * the left context too, so consecutive entries overlap by size - stride flows), packed as
  * binary. Any detector scores any entry alone; no window is ever assembled across workers.
  */
+import {
+  decodeFlowContext,
+  encodeFlowContext,
+  FlowContextBuffer,
+  type FlowContext,
+} from "./flow-context.ts";
 import { flowEntryMetaSchema, type FlowEntryMeta } from "./stream-contracts.ts";
 import {
   validateWindowSpec,
@@ -24,6 +30,8 @@ export interface FlowEntry {
   lines: Float64Array;
   /** 1 for a labelled non-BENIGN flow. */
   attack: Uint8Array;
+  /** Who and when of each flow (own dictionary), when the upload has those columns. */
+  context?: FlowContext;
 }
 
 /** An entry as stream fields. */
@@ -32,6 +40,8 @@ export interface EncodedFlowEntry {
   values: Uint8Array;
   lines: Uint8Array;
   attack: Uint8Array;
+  /** {@link encodeFlowContext}'s packing; absent when the upload has no context columns. */
+  context?: Uint8Array;
 }
 
 /** A stream entry that cannot be decoded; the reason goes to the dead-letter stream. */
@@ -87,6 +97,8 @@ export class FlowEntryBuilder {
   #values: Float64Array;
   #lines: Float64Array;
   #attack: Uint8Array;
+  /** Created with the first batch that carries context. */
+  #context: FlowContextBuffer | undefined;
   /** Global index of the first buffered flow. */
   #bufferStart = 0;
   #buffered = 0;
@@ -156,6 +168,10 @@ export class FlowEntryBuilder {
       );
       this.#lines.set(batch.lines.subarray(offset, offset + take), at);
       this.#attack.set(batch.attack.subarray(offset, offset + take), at);
+      if (batch.context !== undefined) {
+        this.#context ??= new FlowContextBuffer(batch.context.has, this.#lines.length);
+        this.#context.append(batch.context, offset, take, at);
+      }
       this.#buffered += take;
       this.#flows += take;
       offset += take;
@@ -198,6 +214,7 @@ export class FlowEntryBuilder {
       lines: this.#lines.slice(from, from + flowCount),
       attack: this.#attack.slice(from, from + flowCount),
     };
+    if (this.#context !== undefined) entry.context = this.#context.slice(from, flowCount);
     this.#nextWindow += windows;
     // Drop flows no later window needs; keep the left context of the next window.
     const keepFrom = this.#nextWindow * window.stride - this.#bufferStart;
@@ -205,6 +222,7 @@ export class FlowEntryBuilder {
     this.#values.copyWithin(0, keepFrom * featureCount, this.#buffered * featureCount);
     this.#lines.copyWithin(0, keepFrom, this.#buffered);
     this.#attack.copyWithin(0, keepFrom, this.#buffered);
+    this.#context?.shift(keepFrom, this.#buffered);
     this.#bufferStart += keepFrom;
     this.#buffered = keep;
     return entry;
@@ -216,12 +234,16 @@ export function encodeFlowEntry(entry: FlowEntry): EncodedFlowEntry {
   if (!LITTLE_ENDIAN) throw new Error("flow entries are little-endian; this platform is not");
   const bytes = (a: Float64Array | Uint8Array) =>
     new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  return {
+  const encoded: EncodedFlowEntry = {
     meta: JSON.stringify(entry.meta),
     values: bytes(entry.values),
     lines: bytes(entry.lines),
     attack: entry.attack,
   };
+  if (entry.context !== undefined) {
+    encoded.context = encodeFlowContext(entry.context, entry.meta.flowCount);
+  }
+  return encoded;
 }
 
 /** Doubles from bytes; copies when the bytes are not 8-byte aligned (as Redis replies often are). */
@@ -241,6 +263,8 @@ export function decodeFlowEntry(fields: {
   values: Uint8Array | undefined;
   lines: Uint8Array | undefined;
   attack: Uint8Array | undefined;
+  /** Optional: entries of uploads without who/when columns, and older entries, lack it. */
+  context?: Uint8Array | undefined;
 }): FlowEntry {
   if (!LITTLE_ENDIAN) throw new Error("flow entries are little-endian; this platform is not");
   if (
@@ -274,16 +298,26 @@ export function decodeFlowEntry(fields: {
       `attack holds ${fields.attack.byteLength} bytes, expected ${meta.flowCount}`,
     );
   }
-  return { meta, values, lines, attack: fields.attack };
+  const entry: FlowEntry = { meta, values, lines, attack: fields.attack };
+  if (fields.context !== undefined && fields.context.byteLength > 0) {
+    try {
+      entry.context = decodeFlowContext(fields.context, meta.flowCount);
+    } catch (error) {
+      throw new FlowEntryError(`entry context invalid: ${(error as Error).message}`);
+    }
+  }
+  return entry;
 }
 
 /** The entry's flows as a batch for a {@link WindowAggregator}. */
 export function flowEntryBatch(entry: FlowEntry): FlowBatch {
-  return {
+  const batch: FlowBatch = {
     count: entry.meta.flowCount,
     featureCount: entry.meta.featureCount,
     values: entry.values,
     lines: entry.lines,
     attack: entry.attack,
   };
+  if (entry.context !== undefined) batch.context = entry.context;
+  return batch;
 }

@@ -9,6 +9,7 @@ import { applyFlowTransform } from "./flow-transform.ts";
 import type { FloodwatchModel } from "./model-file.ts";
 import { applyNonFiniteRules } from "./non-finite-rules.ts";
 import { WindowAggregator, type FlowBatch, type WindowBatch } from "./window-aggregator.ts";
+import { WindowContextAggregator, type WindowContextBatch } from "./window-context.ts";
 import { WindowScorer, type ScoredWindows } from "./window-scorer.ts";
 
 /** Windows closed by one batch of flows, with their scores. */
@@ -21,6 +22,8 @@ export interface ScoredWindowBatch {
    * values; NaN where the model lacks the feature. What an analyst reads next to a score.
    */
   signalMeans: Float64Array;
+  /** Who and when of the same windows, when the flows carry context columns. */
+  context?: WindowContextBatch;
 }
 
 /** Features whose raw window mean travels with every result: packets/s, then SYN flags. */
@@ -37,6 +40,8 @@ export class FlowScoringSession {
    * the model's own windows hold the raw means).
    */
   readonly #signalAggregator: WindowAggregator | null;
+  /** Made with the first batch that carries context. */
+  #context: WindowContextAggregator | undefined;
   #valuesReplaced = 0;
   /**
    * Transformed values of the current batch. The transform is not idempotent, so it never
@@ -93,11 +98,16 @@ export class FlowScoringSession {
       aggregated = { ...batch, values };
     }
     const windows = this.#aggregator.push(aggregated);
-    return {
+    const scored: ScoredWindowBatch = {
       windows,
       scores: this.#scorer.score(windows),
       signalMeans: signalMeans ?? this.#signalMeansOf(windows),
     };
+    if (batch.context !== undefined) {
+      this.#context ??= new WindowContextAggregator(this.model.window);
+      scored.context = this.#context.push(batch.context, batch.count);
+    }
+    return scored;
   }
 
   /** Signal means read from the model's own (untransformed) windows. */
@@ -178,9 +188,12 @@ export async function scoreFlowCsv(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   model: FloodwatchModel,
   onScored: (scored: ScoredWindowBatch, input: { labelled: boolean }) => void | Promise<void>,
-  options: { scorer?: WindowScorer } = {},
+  options: { scorer?: WindowScorer; timestampZone?: string } = {},
 ): Promise<FlowCsvScoringSummary> {
-  const { reader, batches } = readFlowCsv(source, { features: model.features });
+  const { reader, batches } = readFlowCsv(source, {
+    features: model.features,
+    ...(options.timestampZone === undefined ? {} : { timestampZone: options.timestampZone }),
+  });
   const session = new FlowScoringSession(model, options);
   let anomalies = 0;
   for await (const batch of batches) {

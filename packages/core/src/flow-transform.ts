@@ -20,6 +20,21 @@ export function signedLog1p(x: number): number {
   return x < 0 ? -Math.log1p(-x) : Math.log1p(x);
 }
 
+/** The inverse of {@link signedLog1p}: `sign(y) · expm1(|y|)`. */
+export function signedExpm1(y: number): number {
+  return y < 0 ? -Math.expm1(-y) : Math.expm1(y);
+}
+
+/**
+ * A window statistic of transformed values, shown in the feature's own units: the transform's
+ * inverse. Exact for min and max (the transform is monotone); for the mean it gives the
+ * geometric-style mean of the window, for the standard deviation a spread factor. Ranking never
+ * uses it, only what an analyst reads.
+ */
+export function untransformed(transform: FlowTransform, value: number): number {
+  return transform === "signed-log1p" ? signedExpm1(value) : value;
+}
+
 /**
  * `Math.log1p` of the integers 0..4095, which are most values of the count features (packets,
  * flags, small byte totals): a lookup instead of a libm call, with the same values (-0 becomes 0).

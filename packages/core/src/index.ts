@@ -4,10 +4,12 @@
  * and the CLI only wire these to files, Redis and HTTP. The synthetic flow generator has its own
  * entry, `@floodwatch/core/generator`.
  */
+export * from "./flow-context.ts";
 export * from "./flow-csv-reader.ts";
 export * from "./flow-features.ts";
 export * from "./flow-scoring.ts";
 export * from "./flow-transform.ts";
+export * from "./flow-timestamp.ts";
 export * from "./growable-matrix.ts";
 export * from "./isolation-forest.ts";
 export * from "./model-file.ts";
@@ -23,6 +25,9 @@ export * from "./window-aggregator.ts";
 export * from "./window-evaluation.ts";
 export * from "./window-scorer.ts";
 export * from "./window-detectors.ts";
+export * from "./window-context.ts";
+export * from "./window-explanation.ts";
+export * from "./window-findings.ts";
 export * from "./flow-entry.ts";
 export * from "./flow-entry-scoring.ts";
 export * from "./redis-keys.ts";

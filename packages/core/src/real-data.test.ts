@@ -20,6 +20,7 @@ import {
   worstSurge,
   type LabRun,
 } from "../bench/detection-lab.ts";
+import { explainerFor, windowFindings, type WindowFindings } from "./window-findings.ts";
 import type { FlowBatch } from "./window-aggregator.ts";
 
 const DATA = resolve(dirname(fileURLToPath(import.meta.url)), "../../../../shared/data");
@@ -101,6 +102,34 @@ describe.skipIf(!present)("CIC-IDS2017 real flows", () => {
     expect(metrics.rocAuc).toBeGreaterThan(0.95);
   });
 
+  it("names 192.168.10.50 as the top victim of Friday's anomalous windows, at July 2017 times", () => {
+    const { batches } = readBatches(readFileSync(resolve(DATA, "cicids2017/friday-ddos.csv")));
+    const session = new FlowScoringSession(model);
+    const anomalous: WindowFindings[] = [];
+    for (const batch of batches) {
+      const scored = session.push(batch);
+      for (let w = 0; w < scored.windows.count; w++) {
+        if (scored.scores.anomaly[w] !== 1) continue;
+        anomalous.push(windowFindings(scored, w, "anomalies", explainerFor(model)));
+      }
+    }
+    const named = anomalous.filter((f) => f.victims?.[0]?.ip === "192.168.10.50").length;
+    expect(anomalous.length).toBeGreaterThan(90);
+    expect(named / anomalous.length).toBeGreaterThanOrEqual(0.95);
+    // The LOIC flood: one source, port 80/TCP; its windows fall in the DDoS period (7 July
+    // 18:56-19:16 UTC, per the data's README).
+    const flood = anomalous.filter((f) => f.sources?.top[0]?.ip === "172.16.0.1");
+    expect(flood.length).toBeGreaterThan(80);
+    for (const f of flood) {
+      if (f.sources!.top[0]!.flows === 50) {
+        expect(f.ports).toEqual([{ port: 80, protocol: 6, flows: 50 }]);
+        expect(f.start! >= "2017-07-07T18:56" && f.end! < "2017-07-07T19:17").toBe(true);
+      }
+      expect(f.start!.slice(0, 10)).toBe("2017-07-07");
+      expect(f.explanation).toHaveLength(5);
+    }
+  });
+
   it("reads the original MachineLearningCSV layout with zero dropped windows", () => {
     const file = readFileSync(
       resolve(DATA, "cicids2017-original-layout/friday-benign-head-machinelearningcsv.csv"),
@@ -123,6 +152,27 @@ describe.skipIf(!present)("CIC-IDS2017 real flows", () => {
     expect(reader.stats.nonFiniteValues).toBe(2);
     expect(metrics.scoredWindows).toBe(5);
     expect(session.tailFlows).toBe(49);
+  });
+
+  it("puts the original layout's day-first `7/7/2017 3:30` windows in July 2017", () => {
+    const file = readFileSync(
+      resolve(DATA, "cicids2017-original-layout/friday-benign-head-generatedlabelledflows.csv"),
+    );
+    const { reader, batches } = readBatches(file);
+    const session = new FlowScoringSession(model);
+    const times: (string | null)[] = [];
+    for (const batch of batches) {
+      const scored = session.push(batch);
+      for (let w = 0; w < scored.windows.count; w++) {
+        const f = windowFindings(scored, w, "none", null);
+        times.push(f.start, f.end);
+        expect(f.victims).not.toBeNull();
+        expect(f.sources!.distinct).toBeGreaterThan(0);
+      }
+    }
+    expect(reader.stats.timestampsUnparsed).toBe(0);
+    expect(times).toHaveLength(10);
+    for (const t of times) expect(t).toBe("2017-07-07T03:30:00.000Z");
   });
 
   it("reads a CIC-DDoS2019-style export: index column, .1 duplicate, empty cells, extra columns, cut-off end", () => {

@@ -48,6 +48,37 @@ export const windowSignalsSchema = z.object({
   synCount: z.number().nullable(),
 });
 
+/** An address and the number of the window's flows it took part in. */
+export const windowPeerSchema = z.object({ ip: z.string(), flows: z.number().int().min(0) });
+
+/** The window's top sources and how many distinct sources it has (a spoofed flood: thousands). */
+export const windowResultSourcesSchema = z.object({
+  top: z.array(windowPeerSchema),
+  distinct: z.number().int().min(0),
+});
+
+/** A destination port/protocol pair and its flows; protocol null when the file has none. */
+export const windowResultPortSchema = z.object({
+  port: z.number().int().min(0),
+  protocol: z.number().int().min(0).nullable(),
+  flows: z.number().int().min(0),
+});
+
+/** A dimension (feature × statistic) that drove a window's score; see `WindowExplainer`. */
+export const explainedDimensionSchema = z.object({
+  feature: z.string(),
+  /** `mean`, `std`, `min`, `max`, or `value` for a window-level feature. */
+  statistic: z.string(),
+  value: z.number(),
+  /** Benign training median of the dimension. */
+  typical: z.number(),
+  /** Share of the decision (all dimensions of the window sum to 1). */
+  weight: z.number(),
+});
+
+/** A base feature's share of the decision, over all its statistics. */
+export const explainedFeatureSchema = z.object({ feature: z.string(), weight: z.number() });
+
 /** The result of scoring one window. */
 export const windowResultSchema = z.object({
   uploadId: z.string(),
@@ -67,6 +98,21 @@ export const windowResultSchema = z.object({
   receivedAt: z.number(),
   /** When the detector committed the result (ms since epoch). */
   scoredAt: z.number(),
+  // Who, when and why. Null when the upload lacks the columns (or, for `explanation`, when the
+  // window was not explained); a result written before these fields existed reads as null.
+  /** Earliest flow timestamp of the window (ISO 8601), null without (parseable) timestamps. */
+  start: z.string().nullable().default(null),
+  /** Latest flow timestamp of the window (ISO 8601). */
+  end: z.string().nullable().default(null),
+  /** Top 3 destination IPs by flows. */
+  victims: z.array(windowPeerSchema).nullable().default(null),
+  sources: windowResultSourcesSchema.nullable().default(null),
+  /** Top 3 destination port/protocol pairs by flows. */
+  ports: z.array(windowResultPortSchema).nullable().default(null),
+  /** Top 5 dimensions by their share of the decision (anomalous windows by default). */
+  explanation: z.array(explainedDimensionSchema).nullable().default(null),
+  /** The same shares summed per base feature, top 5. */
+  explanationFeatures: z.array(explainedFeatureSchema).nullable().default(null),
 });
 export type WindowResult = z.infer<typeof windowResultSchema>;
 

@@ -5,6 +5,7 @@
  * are allocated once per aggregator (state) or once per push (output), and no object is created per
  * flow.
  */
+import type { FlowContext } from "./flow-context.ts";
 
 /** Window geometry: `size` flows per window, a new window every `stride` flows. */
 export interface WindowSpec {
@@ -79,6 +80,8 @@ export interface FlowBatch {
   lines: Float64Array;
   /** 1 = labelled non-BENIGN, 0 = benign or unlabelled. */
   attack: Uint8Array;
+  /** Who and when of each flow, when the input has those columns; not used by the model. */
+  context?: FlowContext;
 }
 
 /** Windows closed by one push, row-major, {@link WINDOW_STATISTICS} per feature. */

@@ -59,6 +59,13 @@ export function windowResult(
     signals: { packetsPerSecond: 1200.5 + window, synCount: 0.5 },
     receivedAt: 1_700_000_000_000 + window,
     scoredAt: 1_700_000_000_020 + window,
+    start: null,
+    end: null,
+    victims: null,
+    sources: null,
+    ports: null,
+    explanation: null,
+    explanationFeatures: null,
     ...overrides,
   };
 }

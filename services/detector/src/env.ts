@@ -9,6 +9,7 @@ import {
   portVariable,
   positiveIntVariable,
 } from "@floodwatch/platform";
+import { EXPLAIN_MODES } from "@floodwatch/core";
 import { z } from "zod";
 
 /** Environment variables of the detector; the keys are the variable names. */
@@ -49,6 +50,12 @@ export const detectorConfigSchema = z.object({
   DETECTOR_BLOCK_MS: positiveIntVariable(2_000).describe(
     "Longest wait of one blocking XREADGROUP for new entries",
   ),
+  DETECTOR_EXPLAIN: z
+    .enum(EXPLAIN_MODES)
+    .default("anomalies")
+    .describe(
+      "Which windows carry an explanation (top dimensions by the forest's paths): anomalies, all or none; each costs about one more scoring of the window",
+    ),
   RESULTS_MAX_LENGTH: positiveIntVariable(100_000).describe(
     "Approximate cap (MAXLEN ~) of the results stream, in entries; counters stay exact",
   ),

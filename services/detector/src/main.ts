@@ -51,6 +51,7 @@ const worker = new DetectorWorker({
     blockMs: config.DETECTOR_BLOCK_MS,
     claimIdleMs: config.DETECTOR_CLAIM_IDLE_MS,
     maxDeliveries: config.DETECTOR_MAX_DELIVERIES,
+    explain: config.DETECTOR_EXPLAIN,
     resultsMaxLength: config.RESULTS_MAX_LENGTH,
   },
 });

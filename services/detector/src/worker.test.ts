@@ -11,6 +11,9 @@ import {
   parseModel,
   redisKeys,
   scoreFlowCsv,
+  explainerFor,
+  windowFindings,
+  type WindowFindings,
   trainModel,
   type FloodwatchModel,
   type RedisKeys,
@@ -139,7 +142,31 @@ describe("DetectorWorker", () => {
       await waitForState(keys, "solo", "done");
 
       const { results, totals } = await expectExactlyOnce(keys, upload);
-      const inProcess = await scoreFlowCsv(generateFlowCsv(SYN_FLOWS), defaultModel, () => {});
+      const findings = new Map<number, WindowFindings>();
+      const inProcess = await scoreFlowCsv(generateFlowCsv(SYN_FLOWS), defaultModel, (scored) => {
+        for (let w = 0; w < scored.windows.count; w++) {
+          findings.set(
+            scored.windows.index[w]!,
+            windowFindings(scored, w, "anomalies", explainerFor(defaultModel)),
+          );
+        }
+      });
+      // Who, when and why went through the stream entries and the results intact.
+      for (const r of results) {
+        const expected = findings.get(r.window)!;
+        expect(r.victims).not.toBeNull();
+        expect(r.start).not.toBeNull();
+        expect(r.explanation === null).toBe(!r.anomaly);
+        expect({
+          start: r.start,
+          end: r.end,
+          victims: r.victims,
+          sources: r.sources,
+          ports: r.ports,
+          explanation: r.explanation,
+          explanationFeatures: r.explanationFeatures,
+        }).toEqual(expected);
+      }
       expect(upload.windows).toBe(80);
       expect(inProcess.windowsScored).toBe(upload.windows);
       expect(totals.anomalies).toBe(inProcess.anomalies);

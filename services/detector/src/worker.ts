@@ -15,6 +15,7 @@ import {
   ModelFileError,
   decodeFlowEntry,
   scoreFlowEntry,
+  type ExplainMode,
   type FlowEntry,
   type RedisKeys,
 } from "@floodwatch/core";
@@ -60,6 +61,8 @@ export interface DetectorWorkerOptions {
   housekeepingMs?: number;
   /** How long `close()` waits for the entry in hand before giving up on it (default 10 s). */
   drainMs?: number;
+  /** Which windows get an explanation (default `anomalies`). */
+  explain?: ExplainMode;
 }
 
 /** What a worker is built from. */
@@ -171,6 +174,7 @@ export class DetectorWorker {
       modelCheckMs: DEFAULT_MODEL_CHECK_MS,
       housekeepingMs: DEFAULT_HOUSEKEEPING_MS,
       drainMs: DEFAULT_DRAIN_MS,
+      explain: "anomalies",
       ...deps.options,
     };
     this.#score = deps.score ?? scoreFlowEntry;
@@ -440,6 +444,7 @@ export class DetectorWorker {
           values: fieldBytes(raw, "values"),
           lines: fieldBytes(raw, "lines"),
           attack: fieldBytes(raw, "attack"),
+          context: fieldBytes(raw, "context"),
         });
       } catch (error) {
         if (!(error instanceof FlowEntryError)) throw error;
@@ -458,7 +463,11 @@ export class DetectorWorker {
       const at = this.#now();
       let scored;
       try {
-        scored = this.#score(entry, loaded.model, { scorer: loaded.scorer, now: at });
+        scored = this.#score(entry, loaded.model, {
+          scorer: loaded.scorer,
+          now: at,
+          explain: this.#options.explain,
+        });
       } catch (error) {
         if (!(error instanceof FlowEntryError)) throw error;
         await this.#deadLetter(raw, error.message, deliveries, entry);

@@ -76,7 +76,13 @@ function windowResult(
     signals: { packetsPerSecond: null, synCount: null },
     receivedAt: 0,
     scoredAt: 0,
-    ...{ victims: [{ ip: victim, flows: 50 }], ports: [{ port: 80, protocol: 6, flows: 50 }] },
+    start: null,
+    end: null,
+    sources: null,
+    explanation: null,
+    explanationFeatures: null,
+    victims: [{ ip: victim, flows: 50 }],
+    ports: [{ port: 80, protocol: 6, flows: 50 }],
   };
 }
 

@@ -20,6 +20,8 @@ export interface ParseJobSpec {
   window: WindowSpec;
   windowsPerEntry: number;
   modelVersion: string;
+  /** Zone of naive timestamps (see core's `zoneOffset`); UTC when absent. */
+  timestampZone?: string;
 }
 
 /** Main thread -> worker. */
@@ -90,5 +92,16 @@ export function parseFailureError(failure: ParseFailure): Error {
 
 /** The buffers of an entry's arrays, to transfer rather than copy. */
 export function entryBuffers(entry: FlowEntry): ArrayBuffer[] {
-  return [entry.values.buffer, entry.lines.buffer, entry.attack.buffer] as ArrayBuffer[];
+  const buffers = [entry.values.buffer, entry.lines.buffer, entry.attack.buffer];
+  const context = entry.context;
+  if (context !== undefined) {
+    buffers.push(
+      context.dstIp.buffer,
+      context.srcIp.buffer,
+      context.dstPort.buffer,
+      context.protocol.buffer,
+      context.time.buffer,
+    );
+  }
+  return buffers as ArrayBuffer[];
 }

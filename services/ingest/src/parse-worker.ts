@@ -40,7 +40,10 @@ class ParseJob {
 
   constructor(spec: ParseJobSpec) {
     this.#spec = spec;
-    this.#reader = new FlowCsvReader({ features: spec.features });
+    this.#reader = new FlowCsvReader({
+      features: spec.features,
+      ...(spec.timestampZone === undefined ? {} : { timestampZone: spec.timestampZone }),
+    });
   }
 
   /** Reads a chunk; its rows move on at once (flush), as a live upload needs. */

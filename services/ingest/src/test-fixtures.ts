@@ -117,6 +117,7 @@ export function decodeStreamFields(fields: Buffer[]): FlowEntry {
     values: byName.get("values"),
     lines: byName.get("lines"),
     attack: byName.get("attack"),
+    context: byName.get("context"),
   });
 }
 

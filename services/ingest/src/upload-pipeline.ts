@@ -76,6 +76,8 @@ export interface UploadInput {
   signal?: AbortSignal;
   /** Whether the client has gone away; asked when reading the source fails. */
   clientGone?: () => boolean;
+  /** Zone of naive timestamps in the CSV (`UTC` when absent), already checked. */
+  timestampZone?: string;
 }
 
 /**
@@ -279,6 +281,9 @@ class UploadRun {
       window: model.window,
       windowsPerEntry: windowsPerEntry(model.window, settings.entryFlows),
       modelVersion: model.version,
+      ...(this.#input.timestampZone === undefined
+        ? {}
+        : { timestampZone: this.#input.timestampZone }),
     });
     this.#job = job;
     // A failed store stops the reading at once, even in the middle of waiting for the client.

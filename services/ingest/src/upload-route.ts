@@ -5,7 +5,7 @@
  */
 import { Readable } from "node:stream";
 import multipart from "@fastify/multipart";
-import type { RedisKeys } from "@floodwatch/core";
+import { zoneOffset, type RedisKeys } from "@floodwatch/core";
 import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from "fastify";
 import type { Redis } from "ioredis";
 import { z } from "zod";
@@ -58,6 +58,20 @@ export interface UploadRouteOptions {
 
 const uploadQuerySchema = z.object({
   name: z.string({ message: "name must be given once, as text" }).optional(),
+  timestampZone: z
+    .string({ message: "timestampZone must be given once, as text" })
+    .optional()
+    .refine(
+      (zone) => {
+        try {
+          zoneOffset(zone);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: "timestampZone must be UTC, a ±hh:mm offset or an IANA time zone name" },
+    ),
 });
 
 function mediaTypeOf(request: FastifyRequest): string | undefined {
@@ -190,6 +204,9 @@ export const uploadRoute: FastifyPluginAsync<UploadRouteOptions> = async (scope,
             source,
             signal: controller.signal,
             clientGone: () => request.raw.destroyed && !request.raw.complete,
+            ...(query.data.timestampZone === undefined
+              ? {}
+              : { timestampZone: query.data.timestampZone }),
           },
           {
             redis,

@@ -204,7 +204,10 @@ describe("streaming uploads over HTTP", () => {
   });
 
   it("drops a connection that goes quiet for the idle timeout, keeping what it queued", async () => {
-    h = await startIngest(server.url, { INGEST_ENTRY_FLOWS: "500", INGEST_IDLE_TIMEOUT_MS: "700" });
+    h = await startIngest(server.url, {
+      INGEST_ENTRY_FLOWS: "500",
+      INGEST_IDLE_TIMEOUT_MS: "3000",
+    });
     const harness = h;
     const baseUrl = await listen(h);
     const csv = flowCsv({ flows: 6_000, seed: 23 });

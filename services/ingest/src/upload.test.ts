@@ -1,5 +1,6 @@
 import {
   modelVersionOf,
+  parseFlowTimestamp,
   resolveFlowColumns,
   uploadAcceptedSchema,
   windowsPerEntry,
@@ -353,5 +354,50 @@ describe("POST /api/uploads", () => {
     expect(response.json()).toMatchObject({ labelled: false, rowsAccepted: 100, windowsQueued: 2 });
     const entries = await readFlowEntries(h.redis, h.keys);
     expect(entries.map((entry) => entry.meta.labelled)).toEqual([false]);
+  });
+
+  it("carries each flow's addresses, port, protocol and time, naive times in the zone asked for", async () => {
+    h = await startIngest(server.url);
+    const csv = flowCsv({ flows: 100, attack: "none" });
+    const response = await h.app.inject({
+      method: "POST",
+      url: "/api/uploads?timestampZone=-03:00",
+      headers: { "content-type": "text/csv" },
+      payload: csv,
+    });
+    expect(response.statusCode).toBe(201);
+    const [headerLine, ...rows] = csv.trimEnd().split("\n");
+    const header = headerLine!.split(",").map((name) => name.trim());
+    const cell = (row: string, name: string) => row.split(",")[header.indexOf(name)]!.trim();
+    const [entry] = await readFlowEntries(h.redis, h.keys);
+    const c = entry!.context!;
+    expect(c.has).toEqual({
+      dstIp: true,
+      srcIp: true,
+      dstPort: true,
+      protocol: true,
+      timestamp: true,
+    });
+    rows.forEach((row, i) => {
+      expect(c.strings[c.dstIp[i]!]).toBe(cell(row, "Destination IP"));
+      expect(c.strings[c.srcIp[i]!]).toBe(cell(row, "Source IP"));
+      expect(c.dstPort[i]).toBe(Number(cell(row, "Destination Port")));
+      expect(c.protocol[i]).toBe(Number(cell(row, "Protocol")));
+      expect(c.time[i]).toBe(parseFlowTimestamp(cell(row, "Timestamp"), "-03:00"));
+      expect(c.time[i]).toBe(parseFlowTimestamp(cell(row, "Timestamp")) + 3 * 3_600_000);
+    });
+  });
+
+  it("refuses a timestamp zone it cannot read, before reading the body", async () => {
+    h = await startIngest(server.url);
+    const response = await h.app.inject({
+      method: "POST",
+      url: "/api/uploads?timestampZone=Mars%2FOlympus",
+      headers: { "content-type": "text/csv" },
+      payload: flowCsv({ flows: 100, attack: "none" }),
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().message).toMatch(/timestampZone must be UTC/);
+    expect(await h.redis.xlen(h.keys.flows)).toBe(0);
   });
 });

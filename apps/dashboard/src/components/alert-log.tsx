@@ -14,7 +14,16 @@ import {
   scrollTopAfterAppend,
   type AutoscrollState,
 } from "../lib/autoscroll.ts";
-import { formatClock, formatLineRange, formatScore, formatSignal, shortId } from "../lib/format.ts";
+import {
+  formatClock,
+  formatLineRange,
+  formatScore,
+  formatSignal,
+  formatTopFeature,
+  formatTopVictim,
+  formatUtcSeconds,
+  NO_VALUE,
+} from "../lib/format.ts";
 import type { CappedHistory } from "../lib/capped-history.ts";
 import type { WindowHistories } from "../lib/live-store.ts";
 import { visibleRows } from "../lib/virtual-rows.ts";
@@ -27,7 +36,7 @@ const ROW_HEIGHT_REM = 1.75;
 /** Columns of the log, shared by the header and the rows. */
 const GRID =
   "grid grid-cols-[5rem_minmax(4rem,1fr)_13.5rem] " +
-  "md:grid-cols-[5rem_minmax(6rem,1fr)_4.5rem_9rem_13.5rem_5.5rem_5rem_4rem] " +
+  "md:grid-cols-[5rem_minmax(5rem,0.6fr)_4rem_7.5rem_13.5rem_minmax(9rem,1fr)_minmax(12rem,1.6fr)_4.5rem] " +
   "items-center gap-x-3 border-l-4 px-2";
 
 /** What the log shows while the analyst reads back: a copy taken when they scrolled up. */
@@ -49,6 +58,8 @@ export interface AlertLogProps {
   onAnomaliesOnlyChange: (value: boolean) => void;
   uploadName: (uploadId: string) => string;
   thresholdOf: (modelVersion: string) => number | null;
+  /** Opens a window's details. */
+  onSelect?: (w: WindowResult) => void;
 }
 
 /** The alert log panel. */
@@ -59,6 +70,7 @@ export function AlertLog({
   onAnomaliesOnlyChange,
   uploadName,
   thresholdOf,
+  onSelect,
 }: AlertLogProps) {
   const history = anomaliesOnly ? histories.anomalies : histories.all;
   const scrollRef = useRef<HTMLDivElement>(null);
@@ -226,14 +238,16 @@ export function AlertLog({
             aria-hidden="true"
             className={`${GRID} sticky top-0 z-10 border-transparent border-b border-b-slate-700 bg-slate-900 py-1 font-sans text-xs font-semibold text-slate-300`}
           >
-            <span>Time</span>
+            <span title="Traffic time (UTC) when the upload has timestamps, else the time it was scored">
+              {timeBasis(rows)}
+            </span>
             <span>Upload</span>
             <span className="hidden md:block">Window</span>
             <span className="hidden md:block">Lines</span>
             <span>Score vs threshold</span>
-            <span className="hidden md:block">Model</span>
+            <span className="hidden md:block">Top victim</span>
+            <span className="hidden md:block">Why (top feature)</span>
             <span className="hidden text-right md:block">Pkts/s</span>
-            <span className="hidden text-right md:block">SYN</span>
           </div>
           {count === 0 ? (
             <p className="p-3 font-sans text-slate-300">
@@ -251,6 +265,7 @@ export function AlertLog({
                   height={rowHeight}
                   uploadName={uploadName(w.uploadId)}
                   threshold={thresholdOf(w.modelVersion)}
+                  onSelect={onSelect}
                 />
               ))}
             </div>
@@ -271,19 +286,33 @@ export function AlertLog({
   );
 }
 
+/** What the time column shows for these rows: traffic time when every row has it. */
+function timeBasis(rows: readonly WindowResult[]): string {
+  return rows.length > 0 && rows.every((w) => w.start !== null) ? "Traffic (UTC)" : "Scored at";
+}
+
+/** Traffic time of the window's first flow (UTC, it is the capture's clock), else when scored. */
+function rowTime(w: WindowResult): string {
+  return w.start === null ? formatClock(w.scoredAt) : formatUtcSeconds(w.start).slice(11, 19);
+}
+
 function LogLine({
   w,
   top,
   height,
   uploadName,
   threshold,
+  onSelect,
 }: {
   w: WindowResult;
   top: number;
   height: number;
   uploadName: string;
   threshold: number | null;
+  onSelect: ((w: WindowResult) => void) | undefined;
 }) {
+  const victim = formatTopVictim(w);
+  const why = formatTopFeature(w);
   const comparison =
     threshold === null
       ? formatScore(w.score)
@@ -292,14 +321,26 @@ function LogLine({
     <div
       data-testid="alert-line"
       data-anomaly={w.anomaly ? "true" : "false"}
+      data-window={w.window}
       style={{ position: "absolute", top, height, left: 0, right: 0 }}
-      className={`${GRID} ${
+      {...(onSelect === undefined
+        ? {}
+        : {
+            role: "button",
+            tabIndex: 0,
+            "aria-label": `Window ${w.window} details`,
+            onClick: () => onSelect(w),
+            onKeyDown: (e: React.KeyboardEvent) => {
+              if (e.key === "Enter" || e.key === " ") onSelect(w);
+            },
+          })}
+      className={`${GRID} ${onSelect === undefined ? "" : "cursor-pointer hover:bg-slate-800/60 "}${
         w.anomaly
           ? "border-rose-500 bg-rose-950/70 font-semibold text-rose-100"
           : "border-transparent text-slate-300"
       }`}
     >
-      <span>{formatClock(w.scoredAt)}</span>
+      <span title={w.start === null ? "scored at" : `traffic ${w.start}`}>{rowTime(w)}</span>
       <span className="truncate font-sans" title={uploadName}>
         {uploadName}
       </span>
@@ -313,11 +354,21 @@ function LogLine({
         ) : null}
         {comparison}
       </span>
-      <span className="hidden truncate md:block" title={w.modelVersion}>
-        {shortId(w.modelVersion)}
+      <span
+        className="hidden truncate md:block"
+        title={victim ?? undefined}
+        data-testid="alert-victim"
+      >
+        {victim ?? NO_VALUE}
+      </span>
+      <span
+        className="hidden truncate font-sans md:block"
+        title={why ?? undefined}
+        data-testid="alert-why"
+      >
+        {why ?? NO_VALUE}
       </span>
       <span className="hidden text-right md:block">{formatSignal(w.signals.packetsPerSecond)}</span>
-      <span className="hidden text-right md:block">{formatSignal(w.signals.synCount)}</span>
     </div>
   );
 }

@@ -3,7 +3,7 @@
  * The analyst's live window on the system: upload, counters, alert log, PCA scatter, score
  * timeline, model, models and quality, all fed by one live session.
  */
-import type { TrainingJobStatus } from "@floodwatch/core/stream-contracts";
+import type { TrainingJobStatus, WindowResult } from "@floodwatch/core/stream-contracts";
 import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import type { RuntimeConfig } from "../env.ts";
 import type { ApiClient, ModelListEntry } from "../lib/api-client.ts";
@@ -30,6 +30,7 @@ import { PcaScatter } from "./pca-scatter.tsx";
 import { QualityPanel } from "./quality-panel.tsx";
 import { ScoreTimeline } from "./score-timeline.tsx";
 import { TokenDialog } from "./token-dialog.tsx";
+import { WindowDetails } from "./window-details.tsx";
 import { UploadPanel } from "./upload-panel.tsx";
 import { UploadSelector } from "./upload-selector.tsx";
 
@@ -80,6 +81,7 @@ export function Dashboard({ apiUrl, ingestUrl }: RuntimeConfig) {
   );
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [anomaliesOnly, setAnomaliesOnly] = useState(false);
+  const [detailed, setDetailed] = useState<WindowResult | null>(null);
   const {
     models,
     error: modelsError,
@@ -210,6 +212,7 @@ export function Dashboard({ apiUrl, ingestUrl }: RuntimeConfig) {
                 onAnomaliesOnlyChange={setAnomaliesOnly}
                 uploadName={uploadName}
                 thresholdOf={thresholdOf}
+                onSelect={setDetailed}
               />
             </div>
           </div>
@@ -223,6 +226,14 @@ export function Dashboard({ apiUrl, ingestUrl }: RuntimeConfig) {
           onJobStatus={onJobStatus}
         />
       </div>
+      {detailed === null ? null : (
+        <WindowDetails
+          w={detailed}
+          uploadName={uploadName(detailed.uploadId)}
+          threshold={thresholdOf(detailed.modelVersion)}
+          onClose={() => setDetailed(null)}
+        />
+      )}
       <TokenDialog auth={session.auth} />
     </>
   );

@@ -45,25 +45,43 @@ export function PcaScatter({
   thresholdOf,
 }: PcaScatterProps) {
   const chartRef = useRef<Chart<"scatter", WindowPoint[]>>(undefined);
-  const [counts, setCounts] = useState({ normal: 0, anomalies: 0 });
+  const [counts, setCounts] = useState({ normal: 0, anomalies: 0, offScale: 0 });
   const lookups = useRef({ uploadName, thresholdOf });
   useLayoutEffect(() => {
     lookups.current = { uploadName, thresholdOf };
   });
 
   useThrottledRedraw(() => {
-    const { normal, anomalies } = scatterSeries(histories.all);
+    const { normal, anomalies, offScale, x, y } = scatterSeries(histories.all);
     const chart = chartRef.current;
     if (chart !== undefined) {
-      const [normalSet, anomalySet] = chart.data.datasets;
+      const [normalSet, anomalySet, offScaleSet] = chart.data.datasets;
       if (normalSet !== undefined) normalSet.data = normal;
       if (anomalySet !== undefined) anomalySet.data = anomalies;
+      if (offScaleSet !== undefined) offScaleSet.data = offScale;
+      // Axes fit the bulk of the windows; the few beyond sit on the edge, marked apart.
+      const scales = chart.options.scales;
+      if (scales?.x !== undefined && scales.y !== undefined) {
+        const padX = (x.max - x.min) * 0.03;
+        const padY = (y.max - y.min) * 0.03;
+        scales.x.min = x.min - padX;
+        scales.x.max = x.max + padX;
+        scales.y.min = y.min - padY;
+        scales.y.max = y.max + padY;
+      }
       chart.update("none");
     }
+    // Counts are of windows, wherever drawn: an off-scale window is still normal or anomalous.
+    const offAnomalies = offScale.filter((p) => p.w.anomaly).length;
+    const next = {
+      normal: normal.length + offScale.length - offAnomalies,
+      anomalies: anomalies.length + offAnomalies,
+      offScale: offScale.length,
+    };
     setCounts((c) =>
-      c.normal === normal.length && c.anomalies === anomalies.length
+      c.normal === next.normal && c.anomalies === next.anomalies && c.offScale === next.offScale
         ? c
-        : { normal: normal.length, anomalies: anomalies.length },
+        : next,
     );
   }, [windowsVersion, histories]);
 
@@ -89,6 +107,17 @@ export function PcaScatter({
           pointRadius: 4.5,
           pointHoverRadius: 7,
           order: 0,
+        },
+        {
+          label: "Off-scale window (on the edge)",
+          data: [] as WindowPoint[],
+          backgroundColor: "transparent",
+          borderColor: CHART_COLOURS.anomaly,
+          borderWidth: 2,
+          pointStyle: "rectRot" as const,
+          pointRadius: 6,
+          pointHoverRadius: 8,
+          order: -1,
         },
       ],
     }),
@@ -150,6 +179,7 @@ export function PcaScatter({
         data-testid="pca-scatter"
         data-normal-points={counts.normal}
         data-anomaly-points={counts.anomalies}
+        data-off-scale-points={counts.offScale}
         className="relative h-72 min-h-0 2xl:h-96"
       >
         <Scatter
@@ -163,7 +193,8 @@ export function PcaScatter({
       </div>
       <p className="mt-2 text-xs text-slate-300">
         <span className="font-semibold text-slate-200">
-          {formatCount(counts.normal)} normal · {formatCount(counts.anomalies)} anomalous.
+          {formatCount(counts.normal)} normal · {formatCount(counts.anomalies)} anomalous
+          {counts.offScale > 0 ? ` · ${formatCount(counts.offScale)} off-scale, on the edge` : ""}.
         </span>{" "}
         A projection of the model&apos;s benign training space: it shows where windows fall, it does
         not decide anything. The score does.

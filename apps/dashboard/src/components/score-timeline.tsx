@@ -39,6 +39,8 @@ export function ScoreTimeline({
 }: ScoreTimelineProps) {
   const chartRef = useRef<Chart<"scatter", (WindowPoint | ThresholdPoint)[]>>(undefined);
   const [points, setPoints] = useState(0);
+  // The axis asked for, or `traffic` when every window of the upload has a traffic time.
+  const [shownAxis, setShownAxis] = useState<TimelineAxis>(axis);
   const context = useRef({ uploadName, thresholdOf, histories });
   useLayoutEffect(() => {
     context.current = { uploadName, thresholdOf, histories };
@@ -63,6 +65,7 @@ export function ScoreTimeline({
       chart.update("none");
     }
     setPoints(series.scores.length);
+    setShownAxis(series.axis);
   }, [windowsVersion, histories, axis, threshold]);
 
   const data = useMemo(
@@ -118,14 +121,20 @@ export function ScoreTimeline({
           title: {
             font,
             display: true,
-            text: axis === "window" ? "Window in the file" : "Windows in the order scored",
+            text:
+              shownAxis === "window"
+                ? "Window in the file"
+                : shownAxis === "traffic"
+                  ? "Traffic time (UTC, first flow of each window)"
+                  : "Windows in the order scored (processing time)",
           },
           ticks: {
             font,
             maxTicksLimit: 8,
             callback: (value) => {
               const x = Number(value);
-              if (axis === "window") return `#${x}`;
+              if (shownAxis === "window") return `#${x}`;
+              if (shownAxis === "traffic") return new Date(x).toISOString().slice(11, 19);
               // Arrival order: label ticks with the time the window there was scored.
               const { histories: h } = context.current;
               const w = h.all.at(Math.round(x) - h.all.evicted);
@@ -158,7 +167,7 @@ export function ScoreTimeline({
         },
       },
     }),
-    [axis, font],
+    [shownAxis, font],
   );
 
   return (

@@ -48,3 +48,36 @@ describe("chart series", () => {
     expect([one.xMin, one.xMax]).toEqual([5, 6]);
   });
 });
+
+describe("scatter clipping", () => {
+  it("keeps the axes on the bulk and puts a far-out window on the edge", () => {
+    const windows = Array.from({ length: 100 }, (_, i) =>
+      windowResult({ window: i, pc1: (i % 10) - 5, pc2: Math.floor(i / 10) - 5 }),
+    );
+    windows.push(windowResult({ window: 100, anomaly: true, pc1: 1, pc2: 90_000_000 }));
+    const series = scatterSeries(historyOf(windows, 200));
+    expect(series.y.max).toBeLessThan(20);
+    expect(series.offScale).toHaveLength(1);
+    expect(series.offScale[0]).toMatchObject({ x: 1, y: series.y.max });
+    expect(series.offScale[0]!.w.pc2).toBe(90_000_000);
+    expect(series.normal).toHaveLength(100);
+  });
+});
+
+describe("traffic-time timeline", () => {
+  it("plots an upload's windows at their traffic time when every window has one", () => {
+    const at = (w: number) => new Date(Date.UTC(2017, 6, 7, 19, 0, w)).toISOString();
+    const h = historyOf([
+      windowResult({ window: 1, start: at(10) }),
+      windowResult({ window: 0, start: at(5) }),
+    ]);
+    const series = timelineSeries(h, "window");
+    expect(series.axis).toBe("traffic");
+    expect(series.scores.map((p) => p.x)).toEqual([Date.parse(at(5)), Date.parse(at(10))]);
+    const mixed = historyOf([
+      windowResult({ window: 0, start: at(5) }),
+      windowResult({ window: 1 }),
+    ]);
+    expect(timelineSeries(mixed, "window").axis).toBe("window");
+  });
+});

@@ -8,9 +8,13 @@ import {
   formatRatio,
   formatScore,
   formatSignal,
+  formatTopFeature,
+  formatTopVictim,
   formatUtcDateTime,
+  formatVersusTypical,
   NO_VALUE,
 } from "./format.ts";
+import { windowResult } from "../test-fixtures.ts";
 
 describe("format", () => {
   it("groups counts and compacts very large ones", () => {
@@ -57,5 +61,27 @@ describe("format", () => {
     expect(formatLineRange(7, 7)).toBe("line 7");
     expect(formatUtcDateTime("2026-11-23T04:05:00.000Z")).toBe("2026-11-23 04:05 UTC");
     expect(formatUtcDateTime("not a date")).toBe("not a date");
+  });
+});
+
+describe("window findings", () => {
+  const w = windowResult({
+    anomaly: true,
+    victims: [{ ip: "192.168.10.50", flows: 48 }],
+    ports: [{ port: 80, protocol: 6, flows: 50 }],
+    explanation: [
+      { feature: "Flow Packets/s", statistic: "max", value: 41_000, typical: 1000, weight: 0.4 },
+    ],
+  });
+
+  it("names the top victim with its port and protocol", () => {
+    expect(formatTopVictim(w)).toBe("192.168.10.50:80/TCP");
+    expect(formatTopVictim(windowResult())).toBeNull();
+  });
+
+  it("says the top feature in a few words", () => {
+    expect(formatTopFeature(w)).toBe("Flow Packets/s max 41× typical");
+    expect(formatVersusTypical(1_454_267, 0)).toBe("1.5M vs typical 0.00");
+    expect(formatVersusTypical(5, 2)).toBe("2.5× typical");
   });
 });

@@ -6,6 +6,8 @@
 /** Shown where a value does not exist yet (no window scored, no model). */
 export const NO_VALUE = "—";
 
+import type { WindowResult } from "@floodwatch/core/stream-contracts";
+
 const grouped = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 const compact = new Intl.NumberFormat("en-US", {
   notation: "compact",
@@ -96,4 +98,57 @@ export function formatLineRange(firstLine: number, lastLine: number): string {
 /** A short form of an upload id for narrow places. */
 export function shortId(id: string): string {
   return id.length > 8 ? id.slice(0, 8) : id;
+}
+
+/** IANA names of the protocols CIC files carry; others print as their number. */
+const PROTOCOL_NAMES: Readonly<Record<number, string>> = { 1: "ICMP", 6: "TCP", 17: "UDP" };
+
+/** A port and protocol, `80/TCP`; the port alone when the protocol is unknown. */
+export function formatPort(port: number, protocol: number | null): string {
+  if (protocol === null) return String(port);
+  return `${port}/${PROTOCOL_NAMES[protocol] ?? `proto ${protocol}`}`;
+}
+
+/**
+ * A window's top victim with its top port, `192.168.10.50:80/TCP`, or null when the upload has
+ * no destination column.
+ */
+export function formatTopVictim(w: WindowResult): string | null {
+  const victim = w.victims?.[0];
+  if (victim === undefined) return null;
+  const port = w.ports?.[0];
+  return port === undefined ? victim.ip : `${victim.ip}:${formatPort(port.port, port.protocol)}`;
+}
+
+/** How far a value is from its typical value, in a few characters: `41×`, `0.02×`, `+3.1k`. */
+export function formatVersusTypical(value: number, typical: number): string {
+  if (typical !== 0 && Math.sign(value) === Math.sign(typical)) {
+    const ratio = value / typical;
+    const text = ratio >= 10 ? compact.format(Math.round(ratio)) : ratio.toPrecision(2);
+    return `${text}× typical`;
+  }
+  // A ratio to zero means nothing: say the value and the typical one instead.
+  return `${formatSignal(value)} vs typical ${formatSignal(typical)}`;
+}
+
+/** The dimension that drove the score most, `Flow Packets/s max 41× typical`, or null. */
+export function formatTopFeature(w: WindowResult): string | null {
+  const top = w.explanation?.[0];
+  if (top === undefined) return null;
+  const statistic = top.statistic === "value" ? "" : ` ${top.statistic}`;
+  return `${top.feature}${statistic} ${formatVersusTypical(top.value, top.typical)}`;
+}
+
+/** The traffic time of a window when its upload has timestamps, else null. */
+export function trafficTime(w: WindowResult): number | null {
+  if (w.start === null) return null;
+  const ms = Date.parse(w.start);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** A UTC instant with seconds, `2017-07-07 19:06:02 UTC`. */
+export function formatUtcSeconds(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${formatUtcDateTime(iso).slice(0, -4)}:${pad2(d.getUTCSeconds())} UTC`;
 }

@@ -1,11 +1,13 @@
 import { basename } from "node:path";
 import {
   DEFAULT_INCIDENT_CLOSE_AFTER_WINDOWS,
+  explainerFor,
   incidentTrackerOptions,
   scoreFlowCsv,
   trackIncidents,
   type IncidentWindow,
   type ScoredWindowBatch,
+  windowFindings,
 } from "@floodwatch/core";
 import { checkInputs, openFlowInput, withInputName } from "../flow-input.ts";
 import { loadModelFile } from "../model-loading.ts";
@@ -14,20 +16,29 @@ import { LineWriter } from "../output.ts";
 import { reportSummary } from "./score.ts";
 
 /**
- * The tracker's view of a scored batch's windows. The per-window victims, sources, ports, times
- * and explanations join here when scoring produces them; until then incidents carry empty lists.
+ * The tracker's view of a scored batch's windows, with the same who/when/why fields `score`
+ * prints (anomalous windows explained, as the detector does by default).
  */
 function incidentWindows(
-  { windows, scores }: ScoredWindowBatch,
-  modelVersion: string,
+  scored: ScoredWindowBatch,
+  model: Parameters<typeof explainerFor>[0],
 ): IncidentWindow[] {
+  const { windows, scores } = scored;
+  const explainer = explainerFor(model);
   const out: IncidentWindow[] = [];
   for (let w = 0; w < windows.count; w++) {
+    const { explanationFeatures: _rollup, ...findings } = windowFindings(
+      scored,
+      w,
+      "anomalies",
+      explainer,
+    );
     out.push({
       window: windows.index[w]!,
       score: scores.decision[w]!,
       anomaly: scores.anomaly[w] === 1,
-      modelVersion,
+      modelVersion: model.version,
+      ...findings,
     });
   }
   return out;
@@ -57,7 +68,7 @@ export const incidentsCommand: CommandSpec = {
       const windows: IncidentWindow[] = [];
       const summary = await withInputName(input.name, () =>
         scoreFlowCsv(input.chunks, model, (scored) => {
-          windows.push(...incidentWindows(scored, model.version));
+          windows.push(...incidentWindows(scored, model));
           return Promise.resolve();
         }),
       );

@@ -1,4 +1,13 @@
-import { scoreFlowCsv, type DetectorScores, type ScoredWindowBatch } from "@floodwatch/core";
+import {
+  EXPLAIN_MODES,
+  explainerFor,
+  scoreFlowCsv,
+  windowFindings,
+  zoneOffset,
+  type DetectorScores,
+  type ScoredWindowBatch,
+} from "@floodwatch/core";
+import { UsageError } from "../cli-error.ts";
 import { checkInputs, openFlowInput, withInputName } from "../flow-input.ts";
 import { loadModelFile } from "../model-loading.ts";
 import { type CommandSpec, choiceOption, stringOption } from "../options.ts";
@@ -9,15 +18,27 @@ const FORMATS = ["ndjson", "csv"] as const;
 export const scoreCommand: CommandSpec = {
   name: "score",
   usage:
-    "score --model MODEL [--format ndjson|csv] [--cic-compat] FILE... (flow CSV or pcap/pcapng)",
+    "score --model MODEL [--format ndjson|csv] [--explain anomalies|all|none] " +
+    "[--timestamp-zone UTC|±hh:mm|IANA] [--cic-compat] FILE... (flow CSV or pcap/pcapng)",
   options: {
     model: { type: "string" },
     format: { type: "string" },
+    explain: { type: "string" },
+    "timestamp-zone": { type: "string" },
     "cic-compat": { type: "boolean" },
   },
   async run({ values, positionals }) {
     const model = await loadModelFile(stringOption(values, "model", { required: true }));
     const format = choiceOption(values, "format", FORMATS, "ndjson");
+    // Anomalous windows by default: explaining costs about a second scoring of the window.
+    const explain = choiceOption(values, "explain", EXPLAIN_MODES, "anomalies");
+    const timestampZone = stringOption(values, "timestamp-zone");
+    try {
+      zoneOffset(timestampZone);
+    } catch (error) {
+      throw new UsageError(`--timestamp-zone: ${(error as Error).message}`);
+    }
+    const explainer = explain === "none" ? null : explainerFor(model);
     await checkInputs(positionals);
     const out = new LineWriter();
     const withFile = positionals.length > 1;
@@ -26,10 +47,12 @@ export const scoreCommand: CommandSpec = {
     for (const path of positionals) {
       const input = openFlowInput(path, undefined, { cicCompat: values["cic-compat"] === true });
       let labelled = false;
-      const write = async ({ windows, scores }: ScoredWindowBatch) => {
+      const write = async (scored: ScoredWindowBatch) => {
+        const { windows, scores } = scored;
         if (format === "csv" && !headerWritten) {
           const columns = ["window", "firstLine", "lastLine", "score", "anomaly", "pc1", "pc2"];
           if (labelled) columns.push("attackFlows");
+          columns.push(...CSV_FINDINGS);
           if (withFile) columns.unshift("file");
           await out.line(columns.join(","));
           headerWritten = true;
@@ -46,18 +69,24 @@ export const scoreCommand: CommandSpec = {
             pc2: scores.pc2[w]!,
             ...(labelled ? { attackFlows: windows.attackFlows[w]! } : {}),
           };
+          const findings = windowFindings(scored, w, explain, explainer);
           await out.line(
             format === "ndjson"
-              ? JSON.stringify({ ...record, ...detectorFields(scores.detectors, w) })
-              : Object.values(record).join(","),
+              ? JSON.stringify({ ...record, ...detectorFields(scores.detectors, w), ...findings })
+              : [...Object.values(record), ...csvFindings(findings)].join(","),
           );
         }
       };
       const summary = await withInputName(input.name, () =>
-        scoreFlowCsv(input.chunks, model, async (scored, info) => {
-          labelled = info.labelled;
-          await write(scored);
-        }),
+        scoreFlowCsv(
+          input.chunks,
+          model,
+          async (scored, info) => {
+            labelled = info.labelled;
+            await write(scored);
+          },
+          timestampZone === undefined ? {} : { timestampZone },
+        ),
       );
       await out.flush();
       reportSummary(input.name, summary);
@@ -65,6 +94,40 @@ export const scoreCommand: CommandSpec = {
     await out.flush();
   },
 };
+
+/** The findings as flat CSV columns: the top entry of each list (the NDJSON has them all). */
+const CSV_FINDINGS = [
+  "start",
+  "end",
+  "victim",
+  "victimFlows",
+  "distinctSources",
+  "port",
+  "protocol",
+  "topFeature",
+  "topStatistic",
+  "topWeight",
+];
+
+function csvFindings(f: ReturnType<typeof windowFindings>): (string | number)[] {
+  const victim = f.victims?.[0];
+  const port = f.ports?.[0];
+  const top = f.explanation?.[0];
+  // Feature names hold no commas; quote them anyway, as a CSV reader expects of text.
+  const text = (value: string | undefined) => (value === undefined ? "" : JSON.stringify(value));
+  return [
+    f.start ?? "",
+    f.end ?? "",
+    victim?.ip ?? "",
+    victim?.flows ?? "",
+    f.sources?.distinct ?? "",
+    port?.port ?? "",
+    port?.protocol ?? "",
+    text(top?.feature),
+    top?.statistic ?? "",
+    top?.weight ?? "",
+  ];
+}
 
 /** Tells on stderr what was read, rejected and left over, so stdout stays machine-readable. */
 export function reportSummary(
@@ -80,7 +143,11 @@ export function reportSummary(
   process.stderr.write(
     `${name}: ${stats.rowsAccepted} rows accepted, ${stats.rowsRejected} rejected, ` +
       `${summary.windowsScored} windows scored, ${summary.anomalies} anomalous, ` +
-      `${summary.tailFlows} tail flows, ${summary.valuesReplaced} non-finite values replaced\n`,
+      `${summary.tailFlows} tail flows, ${summary.valuesReplaced} non-finite values replaced` +
+      (stats.timestampsUnparsed > 0
+        ? `, ${stats.timestampsUnparsed} timestamps unparsed (their windows have no times)`
+        : "") +
+      "\n",
   );
 }
 

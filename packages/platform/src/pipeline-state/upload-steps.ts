@@ -177,8 +177,14 @@ local flows, upload, counters = KEYS[1], KEYS[2], KEYS[3]
 if tonumber(redis.call('HGET', upload, 'entriesQueued') or '0') > tonumber(ARGV[1]) then
   return false
 end
-local id = redis.call('XADD', flows, '*', 'meta', ARGV[2], 'values', ARGV[3], 'lines', ARGV[4],
-  'attack', ARGV[5])
+local id
+if ARGV[13] ~= '' then
+  id = redis.call('XADD', flows, '*', 'meta', ARGV[2], 'values', ARGV[3], 'lines', ARGV[4],
+    'attack', ARGV[5], 'context', ARGV[13])
+else
+  id = redis.call('XADD', flows, '*', 'meta', ARGV[2], 'values', ARGV[3], 'lines', ARGV[4],
+    'attack', ARGV[5])
+end
 redis.call('HINCRBY', upload, 'entriesQueued', 1)
 redis.call('HINCRBY', upload, 'windowsQueued', ARGV[6])
 redis.call('HINCRBY', upload, 'flowsQueued', ARGV[7])
@@ -258,6 +264,8 @@ function queueArgs(entry: FlowEntry, progress: UploadProgress): (string | number
     progress.updatedAt,
     progress.rejected === undefined ? "" : JSON.stringify(progress.rejected),
     progress.rowsRejectedDelta,
+    // Who/when of the flows (IP dictionary and codes), absent when the file lacks the columns.
+    encoded.context === undefined ? "" : asBuffer(encoded.context),
   ];
 }
 
