@@ -111,9 +111,11 @@ export async function openTrainerTestBed(
     async finished(jobId) {
       const deadline = Date.now() + 50_000;
       for (;;) {
-        const job = await queue.getJob(jobId);
-        const state = job ? await job.getState() : "unknown";
-        if (job && (state === "completed" || state === "failed")) return job;
+        // The state first, then the job: a job read before it completes carries no return
+        // value even when getState, asked a moment later, already answers "completed".
+        const state = await queue.getJobState(jobId);
+        const job = state === "completed" || state === "failed" ? await queue.getJob(jobId) : null;
+        if (job) return job;
         if (Date.now() > deadline) throw new Error(`job ${jobId} still ${state} after 50 s`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
