@@ -20,8 +20,8 @@ import {
   type FlowEntry,
   type RedisKeys,
   type RejectedRow,
+  type ResultEntryFields,
   type UploadState,
-  type WindowResult,
 } from "@floodwatch/core";
 import type { Redis } from "ioredis";
 import { RedisScript } from "../redis-script.ts";
@@ -43,12 +43,15 @@ end
 /*
  * KEYS: flows, results, counters, upload, flowRate
  * ARGV: group, entryId, uploadId, windowsJson, resultsMaxLength, windows, flows, anomalies,
- *       lastScore, worstScore, labelled (1/0), tp, fp, fn, tn, now (ms), second (epoch s)
+ *       lastScore, worstScore, labelled (1/0), tp, fp, fn, tn, now (ms), second (epoch s),
+ *       windowLengths, anomalies, receivedAt, scoredAt (the rest of the results entry)
  * Returns 1 when the entry counted, 0 when it had already been acknowledged.
  */
 const COMMIT_SCORED_ENTRY = new RedisScript(`${SETTLE_UPLOAD_LUA}
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) ~= 1 then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'uploadId', ARGV[3], 'windows', ARGV[4])
+-- The fields of core's ResultEntryFields, in RESULT_ENTRY_FIELDS order.
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'uploadId', ARGV[3], 'windows', ARGV[4],
+  'windowLengths', ARGV[18], 'anomalies', ARGV[19], 'receivedAt', ARGV[20], 'scoredAt', ARGV[21])
 -- Scores are written as the caller formatted them (shortest round-trip form); Lua's tostring
 -- would keep only 14 digits. The comparison alone goes through tonumber.
 local function tally(key)
@@ -357,8 +360,8 @@ export interface EntryCommit {
   entryId: string;
   uploadId: string;
   labelled: boolean;
-  /** The entry's windows, in order. */
-  results: readonly WindowResult[];
+  /** The entry's windows, validated and encoded by core's `encodeResultEntry`. */
+  results: ResultEntryFields;
   tally: EntryTally;
   /** Commit time (ms since epoch): `updatedAt`, and the flow-rate second. */
   at: number;
@@ -381,7 +384,10 @@ export async function commitScoredEntry(
   commit: EntryCommit,
   limits: CommitLimits,
 ): Promise<boolean> {
-  const { tally } = commit;
+  const { tally, results } = commit;
+  if (results.uploadId !== commit.uploadId) {
+    throw new Error(`results of upload ${results.uploadId} committed for ${commit.uploadId}`);
+  }
   const reply = await COMMIT_SCORED_ENTRY.run(
     redis,
     [keys.flows, keys.results, keys.counters, keys.upload(commit.uploadId), keys.flowRate],
@@ -389,7 +395,7 @@ export async function commitScoredEntry(
       DETECTOR_GROUP,
       commit.entryId,
       commit.uploadId,
-      JSON.stringify(commit.results),
+      results.windows,
       limits.resultsMaxLength,
       tally.windows,
       tally.flows,
@@ -403,6 +409,10 @@ export async function commitScoredEntry(
       tally.tn,
       commit.at,
       Math.floor(commit.at / 1000),
+      results.windowLengths,
+      results.anomalies,
+      results.receivedAt,
+      results.scoredAt,
     ],
   );
   return reply === 1;
