@@ -60,7 +60,7 @@ export interface UploadPipelineDeps {
   logger: Pick<BaseLogger, "info" | "warn" | "error">;
   /** The worker threads that parse the CSV. */
   parsePool: ParsePool;
-  /** Clock (ms since epoch) for record times and entry `receivedAt`. */
+  /** Clock (ms since epoch) for record times (entries are stamped by their builder). */
   now: () => number;
 }
 
@@ -361,11 +361,10 @@ class UploadRun {
         if (!this.#ledger.recordSent && this.#rowsRead > 0) {
           await this.#ledger.start(this.#input.name, this.#input.model, this.#stats.labelled);
         }
-        const now = this.#deps.now();
         for (const entry of reply.entries) {
           if (this.#stopping) throw new Error("upload stopped");
-          // Stamped on arrival here, with the service's clock: the worker built it just before.
-          entry.meta.receivedAt = now;
+          // `receivedAt` is the entry builder's stamp, taken in the worker as the entry's last
+          // flow was read: the one stamp of a window's latency start.
           await this.#waitForBacklogRoom();
           await this.#ledger.queue(entry, this.#totals);
         }
