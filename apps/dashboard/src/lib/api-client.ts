@@ -18,10 +18,12 @@ import {
 } from "@floodwatch/core/stream-contracts";
 import {
   errorBodySchema,
+  incidentDetailSchema,
   modelListSchema,
   modelVersionSchema,
   trainingAcceptedSchema,
   type ErrorBody,
+  type IncidentDetail,
   type ModelVersion,
 } from "@floodwatch/core/http-contracts";
 import {
@@ -160,11 +162,8 @@ export class ApiClient {
   }
 
   /** One incident with its windows. */
-  incident(id: string): Promise<{ incident: Incident; windows: WindowResult[] }> {
-    return this.#getJson(
-      `/api/incidents/${encodeURIComponent(id)}`,
-      z.object({ incident: incidentSchema, windows: z.array(windowResultSchema) }),
-    );
+  incident(id: string): Promise<IncidentDetail> {
+    return this.#getJson(`/api/incidents/${encodeURIComponent(id)}`, incidentDetailSchema);
   }
 
   mutes(): Promise<Mute[]> {
