@@ -179,7 +179,7 @@ class UploadRun {
   /** Set when reading failed: storing stops after the entry in hand. */
   #stopping = false;
   /** The reader's totals as of the last reply taken. */
-  #stats: ParseStats = { rowsAccepted: 0, rowsRejected: 0, labelled: false };
+  #stats: ParseStats = { rowsAccepted: 0, rowsRejected: 0, timestampsUnparsed: 0, labelled: false };
   #rejected: RejectedRow[] = [];
   #bytes = 0;
   readonly #ledger: UploadLedger;
@@ -219,6 +219,7 @@ class UploadRun {
         rejected: this.#rejected,
         windowsQueued: this.#ledger.windowsQueued,
         tailFlows: end.tailFlows,
+        ...(stats.timestampsUnparsed > 0 ? { timestampsUnparsed: stats.timestampsUnparsed } : {}),
         labelled: stats.labelled,
         modelVersion: model.version,
       });

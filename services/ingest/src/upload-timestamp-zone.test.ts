@@ -12,7 +12,12 @@ import {
   type FloodwatchModel,
   type WindowResult,
 } from "@floodwatch/core";
-import { loadActiveModel, startRedisServer, type RedisServer } from "@floodwatch/platform";
+import {
+  loadActiveModel,
+  readUploadStatus,
+  startRedisServer,
+  type RedisServer,
+} from "@floodwatch/platform";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { flowCsv, readFlowEntries, startIngest, type IngestHarness } from "./test-fixtures.ts";
 
@@ -96,5 +101,32 @@ describe("POST /api/uploads with a timestampZone form field", () => {
       'the timestampZone field must be UTC, a ±hh:mm offset or an IANA time zone name; got "Mars/Olympus"',
     );
     expect(await h.redis.xlen(h.keys.flows)).toBe(0);
+  });
+
+  it("reports the timestamps it could not read in the answer and the upload's status", async () => {
+    h = await startIngest(server.url);
+    const [header, ...rows] = CSV.trimEnd().split("\n") as [string, ...string[]];
+    const column = header.split(",").findIndex((name) => name.trim() === "Timestamp");
+    // 12 rows whose time is unreadable: accepted all the same, their windows without times.
+    const broken = rows.map((row, i) => {
+      if (i % 10 !== 3 || i > 120) return row;
+      const cells = row.split(",");
+      cells[column] = "sometime in July";
+      return cells.join(",");
+    });
+    const form = new FormData();
+    form.append("file", new Blob([[header, ...broken].join("\n")]), "late.csv");
+    await h.app.listen({ port: 0, host: "127.0.0.1" });
+    const baseUrl = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
+    const response = await fetch(`${baseUrl}/api/uploads`, { method: "POST", body: form });
+    expect(response.status).toBe(201);
+    const answer = uploadAcceptedSchema.parse(await response.json());
+    expect(answer).toMatchObject({ rowsAccepted: 200, rowsRejected: 0, timestampsUnparsed: 12 });
+    const status = await readUploadStatus(h.redis, h.keys, answer.uploadId);
+    expect(status!.timestampsUnparsed).toBe(12);
+    const model = (await loadActiveModel(h.redis, h.keys))!;
+    const windows = await windowsOf(h, model, answer.uploadId);
+    // Rows 3, 13, ..., 113 fall in windows 0-2; window 3 (rows 150-199) keeps its times.
+    expect(windows.map((w) => w.start === null)).toEqual([true, true, true, false]);
   });
 });

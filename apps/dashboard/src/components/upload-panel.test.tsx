@@ -113,6 +113,50 @@ describe("UploadPanel", () => {
     expect(screen.getByTestId("upload-scoring-progress").getAttribute("aria-valuenow")).toBe("40");
   });
 
+  it("says how many timestamps were unreadable and that their windows use processing time", async () => {
+    const { api, uploads } = fakeApi();
+    const { rerender } = render(
+      <UploadPanel
+        api={api}
+        uploads={new Map()}
+        selectedUploadId={null}
+        onSelectUpload={() => undefined}
+      />,
+    );
+    choose(new File(["x"], "late.csv"));
+    await act(() => settle(() => uploads[0]!.resolve({ ...accepted, timestampsUnparsed: 1 })));
+    expect(screen.getByTestId("timestamps-unparsed").textContent).toBe(
+      "1 timestamp unreadable: times from processing",
+    );
+    rerender(
+      <UploadPanel
+        api={api}
+        uploads={new Map([["u1", uploadStatus({ timestampsUnparsed: 12 })]])}
+        selectedUploadId={null}
+        onSelectUpload={() => undefined}
+      />,
+    );
+    expect(screen.getByTestId("timestamps-unparsed").textContent).toBe(
+      "12 timestamps unreadable: times from processing",
+    );
+  });
+
+  it("shows no timestamp note when every timestamp was read", async () => {
+    const { api, uploads } = fakeApi();
+    render(
+      <UploadPanel
+        api={api}
+        uploads={new Map()}
+        selectedUploadId={null}
+        onSelectUpload={() => undefined}
+      />,
+    );
+    choose(new File(["x"], "clean.csv"));
+    await act(() => settle(() => uploads[0]!.resolve(accepted)));
+    expect(screen.getByTestId("upload-answer")).toBeTruthy();
+    expect(screen.queryByTestId("timestamps-unparsed")).toBeNull();
+  });
+
   it("shows a refusal plainly, with the missing columns", async () => {
     const { api, uploads } = fakeApi();
     render(

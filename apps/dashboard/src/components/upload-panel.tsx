@@ -202,6 +202,8 @@ function AcceptedAnswer({ task, status }: { task: UploadTask; status: UploadStat
   const queued = status?.windowsQueued ?? accepted.windowsQueued;
   const scored = status?.windowsScored ?? 0;
   const state = status?.state ?? "scoring";
+  // Their windows have no traffic time; the timeline and alert log place them by processing time.
+  const unparsed = status?.timestampsUnparsed ?? accepted.timestampsUnparsed;
   const rejectedShown = accepted.rejected.length;
   return (
     <div className="mt-1.5 flex flex-col gap-1.5" data-testid="upload-answer">
@@ -236,6 +238,12 @@ function AcceptedAnswer({ task, status }: { task: UploadTask; status: UploadStat
         tone={state === "done" ? "done" : state === "failed" ? "alert" : "normal"}
         testId="upload-scoring-progress"
       />
+      {unparsed !== undefined ? (
+        <p className="text-xs text-amber-200" data-testid="timestamps-unparsed">
+          {formatCount(unparsed)} {unparsed === 1 ? "timestamp" : "timestamps"} unreadable: times
+          from processing
+        </p>
+      ) : null}
       {status?.error !== undefined ? (
         <p className="text-rose-200">Upload failed part-way: {status.error}</p>
       ) : null}

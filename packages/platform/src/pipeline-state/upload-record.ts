@@ -76,6 +76,11 @@ export const uploadHashSchema = z.object({
     }),
   /** Flows after the last whole window, never scored. */
   tailFlows: count,
+  /**
+   * Accepted rows whose `Timestamp` the reader could not parse (their windows have no traffic
+   * times); absent when none so far.
+   */
+  timestampsUnparsed: count,
   entriesQueued: count,
   windowsQueued: count,
   /** New flows queued (an entry's repeated left context counted once). */
@@ -158,6 +163,7 @@ export function uploadStatusOf(
     windowsScored: f.windowsScored,
     anomalies: f.anomalies,
     tailFlows: f.tailFlows,
+    ...(f.timestampsUnparsed > 0 ? { timestampsUnparsed: f.timestampsUnparsed } : {}),
     // Entries, like the global `deadLetters` counter and the dead-letters list.
     deadLetters: f.entriesDeadLettered,
     labelled: f.labelled,

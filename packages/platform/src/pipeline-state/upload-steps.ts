@@ -118,6 +118,8 @@ export interface UploadProgress {
   rowsRejected: number;
   /** The kept rejected rows; written only when given. */
   rejected?: readonly RejectedRow[];
+  /** Timestamps of accepted rows the reader could not parse so far; written only when given. */
+  timestampsUnparsed?: number;
   /** Rows rejected since the last write, for the global counter. */
   rowsRejectedDelta: number;
   updatedAt: number;
@@ -193,6 +195,7 @@ redis.call('HINCRBY', upload, 'windowsQueued', ARGV[6])
 redis.call('HINCRBY', upload, 'flowsQueued', ARGV[7])
 redis.call('HSET', upload, 'rowsAccepted', ARGV[8], 'rowsRejected', ARGV[9], 'updatedAt', ARGV[10])
 if ARGV[11] ~= '' then redis.call('HSET', upload, 'rejected', ARGV[11]) end
+if ARGV[14] ~= '' then redis.call('HSET', upload, 'timestampsUnparsed', ARGV[14]) end
 redis.call('HINCRBY', counters, 'flowsIngested', ARGV[7])
 if tonumber(ARGV[12]) > 0 then redis.call('HINCRBY', counters, 'rowsRejected', ARGV[12]) end
 return id
@@ -269,6 +272,7 @@ function queueArgs(entry: FlowEntry, progress: UploadProgress): (string | number
     progress.rowsRejectedDelta,
     // Who/when of the flows (IP dictionary and codes), absent when the file lacks the columns.
     encoded.context === undefined ? "" : asBuffer(encoded.context),
+    progress.timestampsUnparsed ?? "",
   ];
 }
 
@@ -285,6 +289,7 @@ end
 redis.call('HSET', upload, 'rowsAccepted', ARGV[1], 'rowsRejected', ARGV[2], 'rejected', ARGV[3],
   'tailFlows', ARGV[4], 'updatedAt', ARGV[5], 'ingestDone', '1')
 if tonumber(ARGV[6]) > 0 then redis.call('HINCRBY', counters, 'rowsRejected', ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('HSET', upload, 'timestampsUnparsed', ARGV[7]) end
 redis.call('HSET', upload, 'state', 'scoring')
 settle_upload(upload)
 return redis.call('HGET', upload, 'state')
@@ -313,6 +318,7 @@ export async function finishUpload(
       finish.tailFlows,
       finish.updatedAt,
       finish.rowsRejectedDelta,
+      finish.timestampsUnparsed ?? "",
     ],
   );
   return state === "done" ? "done" : "scoring";
@@ -325,6 +331,7 @@ redis.call('HSET', upload, 'state', 'failed', 'error', ARGV[1], 'tailFlows', ARG
   'rowsAccepted', ARGV[3], 'rowsRejected', ARGV[4], 'updatedAt', ARGV[5])
 if ARGV[6] ~= '' then redis.call('HSET', upload, 'rejected', ARGV[6]) end
 if tonumber(ARGV[7]) > 0 then redis.call('HINCRBY', counters, 'rowsRejected', ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('HSET', upload, 'timestampsUnparsed', ARGV[8]) end
 return 1
 `);
 
@@ -350,6 +357,7 @@ export async function failUpload(
       progress.updatedAt,
       progress.rejected === undefined ? "" : JSON.stringify(progress.rejected),
       progress.rowsRejectedDelta,
+      progress.timestampsUnparsed ?? "",
     ],
   );
 }
