@@ -12,6 +12,9 @@ import { request, type ClientRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { uploadAcceptedSchema } from "@floodwatch/core";
 
+/** The id of ingest's 201 answer (core's schema); the rest of the answer is not used here. */
+const acceptedIdSchema = uploadAcceptedSchema.pick({ uploadId: true });
+
 export interface LiveUploadOptions {
   /** Base URL of ingest, e.g. `http://127.0.0.1:8080`. */
   ingestUrl: string;
@@ -142,9 +145,9 @@ export class LiveUpload {
         const status = response.statusCode ?? 0;
         if (status === 201) {
           try {
-            this.stats.uploadIds.push(uploadAcceptedSchema.parse(JSON.parse(body)).uploadId);
+            this.stats.uploadIds.push(acceptedIdSchema.parse(JSON.parse(body)).uploadId);
           } catch {
-            // An answer that is not core's upload answer still ended the upload.
+            // An answer without an id still ended the upload.
           }
           if (this.#closing && this.backlog === 0) return this.#settle();
           log(`ingest ended the upload early (201); opening a new one`);
