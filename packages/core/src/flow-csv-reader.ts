@@ -20,7 +20,7 @@ import {
   type FlowContextPresence,
 } from "./flow-context.ts";
 import { BENIGN_LABEL, LABEL_KEY, canonicalColumnKey } from "./flow-features.ts";
-import { parseTimestampBytes, zoneOffset, type ZoneOffset } from "./flow-timestamp.ts";
+import { TimestampColumn, zoneOffset } from "./flow-timestamp.ts";
 import type { FlowBatch } from "./window-aggregator.ts";
 
 /** Why a whole input was refused before any row was read. */
@@ -213,13 +213,10 @@ export class FlowCsvReader {
   /** Column index -> {@link ColumnKind} for columns that are not features. */
   #kindOfColumn = new Uint8Array(0);
   #contextPresence: FlowContextPresence | undefined;
-  readonly #zone: ZoneOffset;
+  /** The timestamp column's parser, with its same-hour shortcut. */
+  readonly #timestamps: TimestampColumn;
   /** Interns the IP strings of the current batch; reset with each batch's dictionary. */
   readonly #interner: ByteInterner;
-  /** The last timestamp cell and its value: consecutive flows often share the text. */
-  readonly #lastTimestamp = new Uint8Array(64);
-  #lastTimestampLength = -1;
-  #lastTimestampValue = Number.NaN;
   /** The current row's destination IP, source IP, port and protocol codes (-1 unknown). */
   readonly #rowContext = new Int32Array(4);
   /** The current row's timestamp (epoch ms, NaN unknown). */
@@ -232,7 +229,7 @@ export class FlowCsvReader {
     this.#maxRejectedKept = options.maxRejectedKept ?? DEFAULT_MAX_REJECTED_KEPT;
     this.#maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.#row = new Float64Array(options.features.length);
-    this.#zone = zoneOffset(options.timestampZone);
+    this.#timestamps = new TimestampColumn(zoneOffset(options.timestampZone));
     this.#interner = new ByteInterner(this.#batchSize * 2);
     this.#batch = this.#newBatch();
   }
@@ -583,29 +580,11 @@ export class FlowCsvReader {
     else this.#rowTime[0] = this.#timestamp(data, start, end);
   }
 
-  /** Parses a timestamp cell, reusing the last result when the text repeats. */
+  /** Parses a timestamp cell (trimmed of spaces and quotes); NaN when empty or unreadable. */
   #timestamp(data: Uint8Array, start: number, end: number): number {
     while (start < end && (data[start] === SPACE || data[start] === QUOTE)) start++;
     while (end > start && (data[end - 1] === SPACE || data[end - 1] === QUOTE)) end--;
-    const length = end - start;
-    const last = this.#lastTimestamp;
-    if (length === this.#lastTimestampLength) {
-      let same = true;
-      for (let k = 0; k < length; k++) {
-        if (data[start + k] !== last[k]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.#lastTimestampValue;
-    }
-    const value = start === end ? Number.NaN : parseTimestampBytes(data, start, end, this.#zone);
-    if (length <= last.length) {
-      last.set(data.subarray(start, end));
-      this.#lastTimestampLength = length;
-      this.#lastTimestampValue = value;
-    }
-    return value;
+    return start === end ? Number.NaN : this.#timestamps.parse(data, start, end);
   }
 }
 
