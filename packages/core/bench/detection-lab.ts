@@ -186,7 +186,7 @@ function scoreBlocks(model: FloodwatchModel, values: Float64Array, blocks: numbe
     count,
     featureCount,
     values: values.slice(0, count * featureCount),
-    lines: new Float64Array(count),
+    lines: new Uint32Array(count),
     attack: new Uint8Array(count),
   });
   return scores;

@@ -21,10 +21,14 @@ import {
 } from "./flow-context.ts";
 import { BENIGN_LABEL, LABEL_KEY, canonicalColumnKey } from "./flow-features.ts";
 import { TimestampColumn, zoneOffset } from "./flow-timestamp.ts";
+import type { FlowCsvErrorCode } from "./flow-csv-errors.ts";
 import type { FlowBatch } from "./window-aggregator.ts";
 
 /** Why a whole input was refused before any row was read. */
-export type FlowCsvErrorCode = "empty" | "binary" | "missing_columns" | "record_too_long";
+export { FLOW_CSV_ERROR_CODES, type FlowCsvErrorCode } from "./flow-csv-errors.ts";
+
+/** The last line number a flow can carry (flow batches hold line numbers as 32-bit integers). */
+export const MAX_FLOW_LINE = 0xffff_ffff;
 
 /** A whole input is unusable; nothing of it may be scored. */
 export class FlowCsvError extends Error {
@@ -311,7 +315,7 @@ export class FlowCsvReader {
       count: 0,
       featureCount,
       values: new Float64Array(this.#batchSize * featureCount),
-      lines: new Float64Array(this.#batchSize),
+      lines: new Uint32Array(this.#batchSize),
       attack: new Uint8Array(this.#batchSize),
     };
     if (this.#contextPresence !== undefined) {
@@ -396,7 +400,10 @@ export class FlowCsvReader {
       const rowContext = this.#rowContext;
       const rowTime = this.#rowTime;
       if (hasContext) {
-        rowContext.fill(-1);
+        rowContext[0] = -1;
+        rowContext[1] = -1;
+        rowContext[2] = -1;
+        rowContext[3] = -1;
         rowTime[0] = Number.NaN;
       }
 
@@ -486,6 +493,13 @@ export class FlowCsvReader {
       }
       if (!complete) break; // the record continues in the next chunk
       pos = Math.min(i, end);
+      if (recordLine > MAX_FLOW_LINE) {
+        throw new FlowCsvError(
+          "too_many_lines",
+          `line ${recordLine}: inputs end at line ${MAX_FLOW_LINE}; split the file`,
+          recordLine,
+        );
+      }
       this.#line += newlines + 1;
       this.#stats.lines = this.#line - 1;
 

@@ -247,7 +247,7 @@ export function trainModel(flows: TrainingFlows, options: TrainingOptions): Floo
       count,
       featureCount,
       values: values.subarray(sequenceStart * featureCount, sequenceEnd * featureCount),
-      lines: new Float64Array(count),
+      lines: new Uint32Array(count),
       attack: new Uint8Array(count),
     };
     const closed = aggregator.push(batch);
