@@ -15,7 +15,13 @@ import {
   trainModel,
   type FloodwatchModel,
 } from "../src/index.ts";
-import { corpusFlows, loadBenchCorpus, repeatCorpus, type BenchCorpus } from "./bench-data.ts";
+import {
+  corpusFlows,
+  loadBenchCorpus,
+  repeatCorpus,
+  withoutContextColumns,
+  type BenchCorpus,
+} from "./bench-data.ts";
 
 const { values } = parseArgs({
   options: {
@@ -73,10 +79,10 @@ async function benchCsvParse(sample: BenchCorpus, rows: number): Promise<number>
   return (seen - 1) / ((performance.now() - started) / 1000);
 }
 
-async function benchScore(model: FloodwatchModel) {
+async function benchScore(model: FloodwatchModel, input: BenchCorpus = corpus) {
   const started = performance.now();
   let windows = 0;
-  const summary = await scoreFlowCsv(repeatCorpus(corpus, requestedFlows), model, ({ scores }) => {
+  const summary = await scoreFlowCsv(repeatCorpus(input, requestedFlows), model, ({ scores }) => {
     windows += scores.count;
   });
   const seconds = (performance.now() - started) / 1000;
@@ -118,5 +124,13 @@ for (const [stride, trainStride] of [
       `${fmt(result.windowsPerSecond)} windows/s  ${fmt(result.windows)} windows, ` +
       `${fmt(result.anomalies)} anomalous, ${result.seconds.toFixed(2)} s`,
   );
+  if (stride === 50) {
+    // The same flows with the who/when columns unread: what carrying context costs.
+    const bare = await benchScore(model, withoutContextColumns(corpus));
+    console.log(
+      `  same, who/when columns unread  ${fmt(bare.flowsPerSecond)} flows/s  ` +
+        `(context costs ${(100 * (1 - result.flowsPerSecond / bare.flowsPerSecond)).toFixed(1)} %)`,
+    );
+  }
 }
 console.log(`peak RSS                         ${peakRssMb().toFixed(0)} MB`);
