@@ -17,6 +17,7 @@ import {
   allocateFlowContext,
   hasAnyContext,
   sliceFlowContext,
+  type FlowContext,
   type FlowContextPresence,
 } from "./flow-context.ts";
 import { BENIGN_LABEL, LABEL_KEY, canonicalColumnKey } from "./flow-features.ts";
@@ -221,10 +222,11 @@ export class FlowCsvReader {
   readonly #timestamps: TimestampColumn;
   /** Interns the IP strings of the current batch; reset with each batch's dictionary. */
   readonly #interner: ByteInterner;
-  /** The current row's destination IP, source IP, port and protocol codes (-1 unknown). */
-  readonly #rowContext = new Int32Array(4);
-  /** The current row's timestamp (epoch ms, NaN unknown). */
-  readonly #rowTime = new Float64Array(1);
+  /**
+   * Where the current row's context cells lie: start and end of its destination IP, source IP,
+   * destination port, protocol and timestamp (start -1 when the row has not reached the column).
+   */
+  readonly #contextCells = new Int32Array(10);
 
   constructor(options: FlowCsvReaderOptions) {
     if (options.features.length === 0) throw new RangeError("features: at least one is needed");
@@ -412,14 +414,13 @@ export class FlowCsvReader {
       let complete = false;
       let blank = true;
       let unterminated = false;
-      const rowContext = this.#rowContext;
-      const rowTime = this.#rowTime;
+      const cells = this.#contextCells;
       if (hasContext) {
-        rowContext[0] = -1;
-        rowContext[1] = -1;
-        rowContext[2] = -1;
-        rowContext[3] = -1;
-        rowTime[0] = Number.NaN;
+        cells[0] = -1;
+        cells[2] = -1;
+        cells[4] = -1;
+        cells[6] = -1;
+        cells[8] = -1;
       }
 
       // One record, field by field: a tight loop to the next delimiter for plain fields, a
@@ -493,9 +494,10 @@ export class FlowCsvReader {
             if (kind === 1) {
               isAttack = isBenign(data, fieldStart, fieldEnd) ? 0 : 1;
             } else if (kind !== 0) {
-              // Out of line, so the context columns do not crowd the number parser out of
-              // this loop's inlining budget (the loop ran at half speed with them inline).
-              this.#contextCell(kind, data, fieldStart, fieldEnd);
+              // Only noted here; read once the row is accepted (see #readContext).
+              const at = (kind - ColumnKind.DstIp) * 2;
+              cells[at] = fieldStart;
+              cells[at + 1] = fieldEnd;
             }
           }
         }
@@ -540,15 +542,7 @@ export class FlowCsvReader {
       batch.lines[at] = recordLine;
       batch.attack[at] = isAttack;
       const context = batch.context;
-      if (context !== undefined) {
-        context.dstIp[at] = rowContext[0]!;
-        context.srcIp[at] = rowContext[1]!;
-        context.dstPort[at] = rowContext[2]!;
-        context.protocol[at] = rowContext[3]!;
-        const time = rowTime[0]!;
-        context.time[at] = time;
-        if (context.has.timestamp && Number.isNaN(time)) this.#stats.timestampsUnparsed++;
-      }
+      if (context !== undefined) this.#readContext(data, context, at);
       this.#batchFill = at + 1;
       this.#stats.rowsAccepted++;
       this.#stats.attackRows += isAttack;
@@ -599,14 +593,21 @@ export class FlowCsvReader {
     }
   }
 
-  /** Reads one context cell of the current row into {@link #rowContext} / {@link #rowTime}. */
-  #contextCell(kind: number, data: Uint8Array, start: number, end: number): void {
-    if (kind === ColumnKind.DstIp) this.#rowContext[0] = this.#interner.intern(data, start, end);
-    else if (kind === ColumnKind.SrcIp)
-      this.#rowContext[1] = this.#interner.intern(data, start, end);
-    else if (kind === ColumnKind.DstPort) this.#rowContext[2] = parseSmallInt(data, start, end);
-    else if (kind === ColumnKind.Protocol) this.#rowContext[3] = parseSmallInt(data, start, end);
-    else this.#rowTime[0] = this.#timestamp(data, start, end);
+  /**
+   * Reads the accepted row's context cells (noted by the scan in {@link #contextCells}) into
+   * flow `at` of the batch: one call a row, out of the scan loop, so the context columns do not
+   * crowd the number parser out of that loop's inlining budget (it ran at half speed with them
+   * inline), and a rejected row adds nothing to the batch's dictionary.
+   */
+  #readContext(data: Uint8Array, context: FlowContext, at: number): void {
+    const cells = this.#contextCells;
+    context.dstIp[at] = cells[0]! < 0 ? -1 : this.#interner.intern(data, cells[0]!, cells[1]!);
+    context.srcIp[at] = cells[2]! < 0 ? -1 : this.#interner.intern(data, cells[2]!, cells[3]!);
+    context.dstPort[at] = cells[4]! < 0 ? -1 : parseSmallInt(data, cells[4]!, cells[5]!);
+    context.protocol[at] = cells[6]! < 0 ? -1 : parseSmallInt(data, cells[6]!, cells[7]!);
+    const time = cells[8]! < 0 ? Number.NaN : this.#timestamp(data, cells[8]!, cells[9]!);
+    context.time[at] = time;
+    if (context.has.timestamp && Number.isNaN(time)) this.#stats.timestampsUnparsed++;
   }
 
   /** Parses a timestamp cell (trimmed of spaces and quotes); NaN when empty or unreadable. */
