@@ -15,6 +15,13 @@ function controlledLoad() {
   return { load, calls };
 }
 
+/** Runs `change` and lets the promises it settled run their callbacks, inside act(). */
+const settle = (change: () => void) =>
+  act(async () => {
+    change();
+    await Promise.resolve();
+  });
+
 describe("useApiResource", () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
@@ -23,18 +30,18 @@ describe("useApiResource", () => {
     const { load, calls } = controlledLoad();
     const { result } = renderHook(() => useApiResource(load, ["api"], 5_000));
     expect(result.current.data).toBeNull();
-    await act(async () => calls[0]!.resolve("first"));
+    await settle(() => calls[0]!.resolve("first"));
     expect(result.current.data).toBe("first");
     // The next poll waits for the interval after the answer, not before.
     expect(load).toHaveBeenCalledTimes(1);
-    await act(async () => vi.advanceTimersByTime(5_000));
+    await act(() => vi.advanceTimersByTimeAsync(5_000));
     expect(load).toHaveBeenCalledTimes(2);
-    await act(async () => calls[1]!.reject(new Error("HTTP 503")));
+    await settle(() => calls[1]!.reject(new Error("HTTP 503")));
     expect(result.current.data).toBe("first");
     expect(result.current.error).toContain("HTTP 503");
     act(() => result.current.reload());
     expect(load).toHaveBeenCalledTimes(3);
-    await act(async () => calls[2]!.resolve("second"));
+    await settle(() => calls[2]!.resolve("second"));
     expect(result.current).toMatchObject({ data: "second", error: null });
   });
 
@@ -46,11 +53,11 @@ describe("useApiResource", () => {
     );
     rerender({ version: 2 });
     expect(load).toHaveBeenCalledTimes(2);
-    await act(async () => calls[1]!.resolve("for version 2"));
-    await act(async () => calls[0]!.resolve("stale, for version 1"));
+    await settle(() => calls[1]!.resolve("for version 2"));
+    await settle(() => calls[0]!.resolve("stale, for version 1"));
     expect(result.current.data).toBe("for version 2");
     // Without pollMs nothing is read again by itself.
-    await act(async () => vi.advanceTimersByTime(60_000));
+    await act(() => vi.advanceTimersByTimeAsync(60_000));
     expect(load).toHaveBeenCalledTimes(2);
     unmount();
   });
