@@ -438,7 +438,7 @@ function calibrateFusion(
   }
   const distances = new Float64Array(rows);
   if (mahalanobis) {
-    const scratch = new Float64Array(width);
+    const scratch = new Float64Array(2 * width);
     for (let w = 0; w < rows; w++) {
       distances[w] = mahalanobisDistance(mahalanobis, rawValidation, w * width, scratch);
     }
