@@ -273,12 +273,39 @@ export function mahalanobisContributions(
   const d = new Float64Array(width);
   const y = new Float64Array(width);
   whiten(model, x, offset, d, y);
-  // P d = Wᵀ y, row by row of W: independent additions into pd.
+  // P d = Wᵀ y: four rows of W added into pd at a time, a quarter of the stores of one row at a
+  // time. (These shares only rank dimensions, so their last bits need not match the distance's.)
   const pd = new Float64Array(width);
-  let p = 0;
-  for (let i = 0; i < width; i++) {
+  let i = 0;
+  for (; i + 3 < width; i += 4) {
+    const p0 = (i * (i + 1)) / 2;
+    const p1 = p0 + i + 1;
+    const p2 = p1 + i + 2;
+    const p3 = p2 + i + 3;
+    const y0 = y[i]!;
+    const y1 = y[i + 1]!;
+    const y2 = y[i + 2]!;
+    const y3 = y[i + 3]!;
+    for (let j = 0; j <= i; j++) {
+      pd[j] =
+        pd[j]! +
+        whitening[p0 + j]! * y0 +
+        whitening[p1 + j]! * y1 +
+        whitening[p2 + j]! * y2 +
+        whitening[p3 + j]! * y3;
+    }
+    pd[i + 1] =
+      pd[i + 1]! +
+      whitening[p1 + i + 1]! * y1 +
+      whitening[p2 + i + 1]! * y2 +
+      whitening[p3 + i + 1]! * y3;
+    pd[i + 2] = pd[i + 2]! + whitening[p2 + i + 2]! * y2 + whitening[p3 + i + 2]! * y3;
+    pd[i + 3] = pd[i + 3]! + whitening[p3 + i + 3]! * y3;
+  }
+  for (; i < width; i++) {
+    const p = (i * (i + 1)) / 2;
     const yi = y[i]!;
-    for (let j = 0; j <= i; j++) pd[j] = pd[j]! + whitening[p++]! * yi;
+    for (let j = 0; j <= i; j++) pd[j] = pd[j]! + whitening[p + j]! * yi;
   }
   for (let j = 0; j < width; j++) pd[j] = pd[j]! * d[j]!;
   return pd;
