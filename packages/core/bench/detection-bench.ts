@@ -38,6 +38,16 @@ const CONFIGS: Record<string, LabConfig> = {
   "mahal+ecod": { detectors: ["mahalanobis", "ecod"] },
   /** The product's defaults, as `floodwatch train` builds them. */
   default: {},
+  /**
+   * The defaults with fewer training windows (a larger training stride): what a model trained on
+   * little benign traffic delivers, behind `FEW_TRAINING_WINDOWS`.
+   */
+  ...Object.fromEntries(
+    [2, 5, 10, 15, 20, 25, 50].map((trainStride) => [
+      `default/train-stride-${trainStride}`,
+      { trainStride },
+    ]),
+  ),
 };
 
 const { values } = parseArgs({

@@ -50,6 +50,11 @@ export interface TrainingMetadata {
   maxSamples: number;
   /** Names of the training inputs. */
   sources: string[];
+  /**
+   * Why the model may be less reliable than the lab's figures (too few training or validation
+   * windows), as training reported them. Absent when there were none, and in older files.
+   */
+  warnings?: string[];
 }
 
 /** Alert threshold on the decision score, with its calibration. */
@@ -193,6 +198,7 @@ const modelFileSchema = z.object({
     trees: z.number().int().min(1),
     maxSamples: z.number().int().min(1),
     sources: z.array(z.string()),
+    warnings: z.array(z.string()).min(1).optional(),
   }),
   detection: detectionSchema.optional(),
 });
