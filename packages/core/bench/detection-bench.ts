@@ -5,8 +5,10 @@
  * lowest and highest seed's figure.
  *
  *   pnpm bench:detection [--seeds 5] [--configs seed,default]
+ *   pnpm bench:detection --who-features   # medians of the window-level who features
  */
 import { parseArgs } from "node:util";
+import { WINDOW_CONTEXT_FEATURES } from "../src/index.ts";
 import {
   DENSITIES,
   SURGE_FACTORS,
@@ -14,6 +16,7 @@ import {
   measureModel,
   meanRecall,
   trainLabModel,
+  whoFeatureMedians,
   worstSurge,
   type LabConfig,
   type LabRun,
@@ -39,6 +42,12 @@ const CONFIGS: Record<string, LabConfig> = {
   /** The product's defaults, as `floodwatch train` builds them. */
   default: {},
   /**
+   * The defaults with the lab's who detector voting (window-level who features: IP and port
+   * entropies, top destination's share, distinct sources), ECOD or Mahalanobis on them.
+   */
+  "default+who-ecod": { who: "ecod" },
+  "default+who-mahal": { who: "mahalanobis" },
+  /**
    * The defaults with fewer training windows (a larger training stride): what a model trained on
    * little benign traffic delivers, behind `FEW_TRAINING_WINDOWS`.
    */
@@ -54,6 +63,8 @@ const { values } = parseArgs({
   options: {
     seeds: { type: "string", default: "5" },
     configs: { type: "string", default: "seed,default" },
+    /** Print the medians of the window-level who features instead of the table. */
+    "who-features": { type: "boolean", default: false },
   },
 });
 const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i + 1);
@@ -64,6 +75,16 @@ for (const name of names) {
 }
 
 const data = loadLabData();
+if (values["who-features"]) {
+  console.log(`floodwatch detection bench — ${data.description}`);
+  console.log("medians over 50-flow blocks (seed 1); mixes as in the table's recall rows\n");
+  console.log(`| blocks | ${WINDOW_CONTEXT_FEATURES.join(" | ")} |`);
+  console.log(`|---|${WINDOW_CONTEXT_FEATURES.map(() => "---").join("|")}|`);
+  for (const [label, row] of whoFeatureMedians(data, 1)) {
+    console.log(`| ${label} | ${row.map((v) => v.toFixed(2)).join(" | ")} |`);
+  }
+  process.exit(0);
+}
 const runs = new Map<string, LabRun[]>();
 for (const name of names) {
   runs.set(
