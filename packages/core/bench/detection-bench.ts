@@ -10,6 +10,11 @@
 import { parseArgs } from "node:util";
 import { WINDOW_CONTEXT_FEATURES } from "../src/index.ts";
 import {
+  PER_DESTINATION_DENSITIES,
+  measurePerDestination,
+  type PerDestinationRun,
+} from "./per-destination-lab.ts";
+import {
   DENSITIES,
   SURGE_FACTORS,
   loadLabData,
@@ -65,6 +70,8 @@ const { values } = parseArgs({
     configs: { type: "string", default: "seed,default" },
     /** Print the medians of the window-level who features instead of the table. */
     "who-features": { type: "boolean", default: false },
+    /** Print per-destination windows against consecutive ones instead of the table. */
+    "per-destination": { type: "boolean", default: false },
   },
 });
 const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i + 1);
@@ -85,6 +92,58 @@ if (values["who-features"]) {
   }
   process.exit(0);
 }
+if (values["per-destination"]) {
+  const runs = seeds.map((seed) => measurePerDestination(data, seed));
+  console.log(`floodwatch detection bench — ${data.description}`);
+  console.log(
+    `seeds ${seeds.join(",")}; per-destination windows (50 flows to one destination IP) against ` +
+      `the default model's 50 consecutive flows; cells: mean over seeds (lowest–highest)\n`,
+  );
+  const rows: [string, (r: PerDestinationRun) => number, (r: PerDestinationRun) => number][] = [
+    ["training windows", (r) => r.trainingWindows, (r) => r.consecutiveTrainingWindows],
+    ["destinations in the other-day benign runs", (r) => r.destinations, (r) => r.destinations],
+    ["share of their flows in a scored window", (r) => r.flowsInWindows, () => 1],
+    ["benign windows scored", (r) => r.benignWindows, (r) => r.consecutiveBenignWindows],
+    ["false alarms, other-day benign", (r) => r.falseAlarms, (r) => r.consecutiveFalseAlarms],
+  ];
+  const labels = [...runs[0]!.perDestination.keys()];
+  PER_DESTINATION_DENSITIES.forEach((density, d) => {
+    const mean = (
+      r: PerDestinationRun,
+      key: "perDestination" | "consecutive",
+      f: "recall" | "firstAlarm" | "missed",
+    ) => labels.reduce((s, l) => s + r[key].get(l)![d]![f], 0) / labels.length;
+    rows.push([
+      `recall @${density * 100}%, class mean`,
+      (r) => mean(r, "perDestination", "recall"),
+      (r) => mean(r, "consecutive", "recall"),
+    ]);
+    rows.push([
+      `flows until first alarm @${density * 100}%`,
+      (r) => mean(r, "perDestination", "firstAlarm"),
+      (r) => mean(r, "consecutive", "firstAlarm"),
+    ]);
+    rows.push([
+      `runs without an alarm @${density * 100}%`,
+      (r) => mean(r, "perDestination", "missed"),
+      (r) => mean(r, "consecutive", "missed"),
+    ]);
+    for (const label of labels) {
+      rows.push([
+        `  ${label} @${density * 100}%: recall`,
+        (r) => r.perDestination.get(label)![d]!.recall,
+        (r) => r.consecutive.get(label)![d]!.recall,
+      ]);
+    }
+  });
+  console.log(`| measured | per-destination | consecutive (default) |`);
+  console.log(`|---|---|---|`);
+  for (const [label, a, b] of rows) {
+    console.log(`| ${label} | ${cell(runs.map(a))} | ${cell(runs.map(b))} |`);
+  }
+  process.exit(0);
+}
+
 const runs = new Map<string, LabRun[]>();
 for (const name of names) {
   runs.set(
@@ -125,9 +184,10 @@ for (const day of first.days.keys()) {
 
 function cell(values: number[]): string {
   const mean = values.reduce((s, v) => s + v, 0) / values.length;
-  if (Number.isInteger(mean)) return String(mean);
   const lo = Math.min(...values);
   const hi = Math.max(...values);
+  // An integer mean of differing seeds (a flow count) still shows its spread.
+  if (Number.isInteger(mean) && lo === hi) return String(mean);
   return hi - lo < 0.005
     ? mean.toFixed(2)
     : `${mean.toFixed(2)} (${lo.toFixed(2)}–${hi.toFixed(2)})`;

@@ -72,14 +72,16 @@ const DRAWS_PER_BLOCK = 3;
  * Who columns carried per flow: destination IP, source IP (codes into the lab's one IP
  * dictionary), destination port, protocol; -1 where unknown.
  */
-const WHO_COLUMNS = 4;
+export const WHO_COLUMNS = 4;
 
 /** Flows as rows of `DEFAULT_FEATURES`, row-major, with their who columns. */
-interface Flows {
+export interface Flows {
   values: Float64Array;
   /** `count * WHO_COLUMNS`, row-major (see {@link WHO_COLUMNS}). */
   who: Int32Array;
   count: number;
+  /** 1 where {@link mixAttack} put an attack flow; absent = all benign. */
+  attack?: Uint8Array;
 }
 
 /** One dictionary of IP strings for every flow the lab holds, so codes mix across files. */
@@ -114,7 +116,7 @@ function copyWho(batch: FlowBatch, who: Int32Array, row: number): void {
 }
 
 /** A flow context over the lab's dictionary for `count` flows' who columns. */
-function contextOf(who: Int32Array, count: number): FlowContext {
+export function contextOf(who: Int32Array, count: number): FlowContext {
   const context = allocateFlowContext(
     { dstIp: true, srcIp: true, dstPort: true, protocol: true, timestamp: false },
     count,
@@ -146,7 +148,7 @@ export interface LabData {
 const featureCount = DEFAULT_FEATURES.length;
 
 /** Reads a CSV into flows with their labels (the reader gives numbers; labels come from lines). */
-function readLabelledFlows(bytes: Uint8Array): { flows: Flows; labels: string[] } {
+export function readLabelledFlows(bytes: Uint8Array): { flows: Flows; labels: string[] } {
   const text = Buffer.from(bytes).toString("utf8");
   const lines = text.split("\n");
   const header = splitCsvLine(lines[0]!.replace(/\r$/, ""));
@@ -170,7 +172,7 @@ function readLabelledFlows(bytes: Uint8Array): { flows: Flows; labels: string[] 
   return { flows: { values, who, count }, labels };
 }
 
-function select(flows: Flows, keep: (i: number) => boolean): Flows {
+export function select(flows: Flows, keep: (i: number) => boolean): Flows {
   const rows: number[] = [];
   for (let i = 0; i < flows.count; i++) if (keep(i)) rows.push(i);
   const values = new Float64Array(rows.length * featureCount);
@@ -179,7 +181,10 @@ function select(flows: Flows, keep: (i: number) => boolean): Flows {
     values.set(flows.values.subarray(r * featureCount, (r + 1) * featureCount), k * featureCount);
     who.set(flows.who.subarray(r * WHO_COLUMNS, (r + 1) * WHO_COLUMNS), k * WHO_COLUMNS);
   });
-  return { values, who, count: rows.length };
+  const selected: Flows = { values, who, count: rows.length };
+  const attack = flows.attack;
+  if (attack) selected.attack = Uint8Array.from(rows, (r) => attack[r]!);
+  return selected;
 }
 
 function addDay(data: LabData, name: string, bytes: Uint8Array): void {
@@ -328,7 +333,7 @@ function whoScores(who: WhoDetector, features: Float64Array, rows: number): Floa
 }
 
 /** Flags of consecutive 50-flow blocks, through the serving path, with the lab's who vote. */
-function flagBlocks(lab: LabModel, flows: Flows): Uint8Array {
+export function flagBlocks(lab: LabModel, flows: Flows): Uint8Array {
   const count = flows.count;
   const session = new FlowScoringSession(lab.model);
   const { scores, context } = session.push({
@@ -383,14 +388,19 @@ function flaggedShare(lab: LabModel, blocks: Flows[]): number {
  * A copy of `flows` with `k` of them, at distinct random positions (partial Fisher–Yates), each
  * replaced by a random flow of `attack`, who columns included.
  */
-function mixAttack(
+export function mixAttack(
   flows: Flows,
   attack: Flows,
   k: number,
   prng: ReturnType<typeof createPrng>,
 ): Flows {
   const n = flows.count;
-  const copy = { values: flows.values.slice(), who: flows.who.slice(), count: n };
+  const copy = {
+    values: flows.values.slice(),
+    who: flows.who.slice(),
+    count: n,
+    attack: flows.attack?.slice() ?? new Uint8Array(n),
+  };
   const positions = Array.from({ length: n }, (_, i) => i);
   for (let i = 0; i < k; i++) {
     const j = i + prng.nextInt(n - i);
@@ -404,6 +414,7 @@ function mixAttack(
       attack.who.subarray(source * WHO_COLUMNS, (source + 1) * WHO_COLUMNS),
       positions[i]! * WHO_COLUMNS,
     );
+    copy.attack[positions[i]!] = 1;
   }
   return copy;
 }
