@@ -24,7 +24,8 @@ export const MODEL_FORMAT = "floodwatch-model";
 /**
  * Bumped whenever a reader of an older format could misread a newer file. Format 2 adds the
  * `detection` section; a model without one (every format 1 file, and `--profile seed` models)
- * is still written as format 1, byte for byte as before, and scores exactly as before.
+ * is still written as format 1, byte for byte as before unless training recorded warnings
+ * (`training.warnings`, which older readers ignore), and scores exactly as before.
  */
 export const MODEL_FORMAT_VERSION = 2;
 /** The format of models without a `detection` section. */
