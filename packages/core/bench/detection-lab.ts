@@ -340,7 +340,7 @@ export function flagBlocks(lab: LabModel, flows: Flows): Uint8Array {
     count,
     featureCount,
     values: flows.values.slice(0, count * featureCount),
-    lines: new Float64Array(count),
+    lines: new Uint32Array(count),
     attack: new Uint8Array(count),
     context: contextOf(flows.who, count),
   });

@@ -67,7 +67,7 @@ function trainPerDestination(data: LabData, seed: number): FloodwatchModel {
       count: part.count,
       featureCount,
       values: part.values,
-      lines: new Float64Array(part.count),
+      lines: new Uint32Array(part.count),
       attack: new Uint8Array(part.count),
     });
     training.endSequence();
@@ -97,7 +97,7 @@ function scoreWindows(model: FloodwatchModel, flows: Flows, runIndex: number[]):
     count: flows.count,
     featureCount,
     values: flows.values,
-    lines: new Float64Array(flows.count),
+    lines: new Uint32Array(flows.count),
     attack: flows.attack ?? new Uint8Array(flows.count),
     context: contextOf(flows.who, flows.count),
   });

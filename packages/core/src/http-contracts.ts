@@ -7,6 +7,7 @@
  * only zod and the few pure modules below.
  */
 import { z } from "zod";
+import { FLOW_CSV_ERROR_CODES } from "./flow-csv-errors.ts";
 import { modelSummarySchema, trainingJobStatusSchema } from "./stream-contracts.ts";
 import { modelMetaSchema, trainingJobResultSchema } from "./training-contract.ts";
 
@@ -44,11 +45,8 @@ export const ERROR_CODES = [
   "missing_file",
   "invalid_model",
   "invalid_settings",
-  // Ingest's uploads (the first four are the flow CSV reader's `FlowCsvErrorCode`).
-  "empty",
-  "binary",
-  "missing_columns",
-  "record_too_long",
+  // Ingest's uploads: the flow CSV reader's, then ingest's own.
+  ...FLOW_CSV_ERROR_CODES,
   "upload_too_large",
   "no_data_rows",
   "invalid_request",

@@ -24,7 +24,7 @@ function flowBatch(count: number, seed: number, options: { attackFrom?: number }
     Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
   const values = new Float64Array(count * 3);
   const attack = new Uint8Array(count);
-  const lines = new Float64Array(count);
+  const lines = new Uint32Array(count);
   for (let i = 0; i < count; i++) {
     const hostile = options.attackFrom !== undefined && i >= options.attackFrom;
     values[i * 3] = hostile ? 5 + rng.nextFloat() : Math.exp(8 + 2 * gauss());

@@ -242,7 +242,7 @@ export function trainModel(flows: TrainingFlows, options: TrainingOptions): Floo
       count,
       featureCount,
       values: values.subarray(sequenceStart * featureCount, sequenceEnd * featureCount),
-      lines: new Float64Array(count),
+      lines: new Uint32Array(count),
       attack: new Uint8Array(count),
     };
     const closed = aggregator.push(batch);
@@ -460,7 +460,7 @@ function calibrateFusion(
   }
   const distances = new Float64Array(rows);
   if (mahalanobis) {
-    const scratch = new Float64Array(width);
+    const scratch = new Float64Array(2 * width);
     for (let w = 0; w < rows; w++) {
       distances[w] = mahalanobisDistance(mahalanobis, rawValidation, w * width, scratch);
     }
