@@ -323,7 +323,7 @@ function fitWho(
 function whoScores(who: WhoDetector, features: Float64Array, rows: number): Float64Array {
   const scores = new Float64Array(rows);
   const ecod = who.ecod ? new EcodScorer(who.ecod, WHO_WIDTH) : null;
-  const scratch = new Float64Array(WHO_WIDTH);
+  const scratch = new Float64Array(2 * WHO_WIDTH); // mahalanobisDistance needs 2 × width
   for (let w = 0; w < rows; w++) {
     scores[w] = ecod
       ? ecod.score(features, w * WHO_WIDTH)
