@@ -21,6 +21,9 @@ export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummar
     trainedAt: "2026-11-23T00:00:00.000Z",
     explainedVariance: [0.6572, 0.077],
     trainingFlows: 100_000,
+    trainingWindows: 2_000,
+    warnings: [],
+    falseAlarms: { promised: 0.01002, measured: null },
     ...overrides,
   };
 }

@@ -115,6 +115,7 @@ export const modelVersionSchema = modelSummarySchema.extend({
     trees: z.number().int(),
     maxSamples: z.number().int(),
     sources: z.array(z.string()),
+    warnings: z.array(z.string()).optional(),
   }),
   meta: modelMetaSchema.nullable(),
 });
