@@ -1,4 +1,5 @@
 /** Builders of contract objects for the dashboard's tests. */
+import type { Incident } from "@floodwatch/core/incident-contracts";
 import type {
   ModelSummary,
   Summary,
@@ -20,6 +21,9 @@ export function modelSummary(overrides: Partial<ModelSummary> = {}): ModelSummar
     trainedAt: "2026-11-23T00:00:00.000Z",
     explainedVariance: [0.6572, 0.077],
     trainingFlows: 100_000,
+    trainingWindows: 2_000,
+    warnings: [],
+    falseAlarms: { promised: 0.01002, measured: null },
     ...overrides,
   };
 }
@@ -118,6 +122,33 @@ export function summary(overrides: Partial<Summary> = {}): Summary {
     deadLetters: 0,
     detectors: { active: 2 },
     model: modelSummary(),
+    ...overrides,
+  };
+}
+
+/** A closed incident on the CIC-IDS2017 Friday DDoS victim. */
+export function incident(overrides: Partial<Incident> = {}): Incident {
+  return {
+    id: "u1-1",
+    uploadId: "u1",
+    state: "closed",
+    firstWindow: 14,
+    lastWindow: 115,
+    windows: 102,
+    anomalousWindows: 100,
+    flows: 5_100,
+    worstScore: -0.1939,
+    meanScore: -0.1377,
+    start: "2017-07-07T15:56:00.000Z",
+    end: "2017-07-07T16:16:00.000Z",
+    openedAt: 0,
+    closedAt: 1,
+    victims: [{ ip: "192.168.10.50", flows: 5_000 }],
+    sources: { top: [{ ip: "172.16.0.1", flows: 5_000 }], distinct: 1 },
+    ports: [{ port: 80, protocol: 6, flows: 5_000 }],
+    features: [{ feature: "Flow Packets/s", weight: 0.4, windows: 100 }],
+    modelVersion: "m1",
+    muted: false,
     ...overrides,
   };
 }

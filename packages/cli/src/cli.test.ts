@@ -83,6 +83,12 @@ describe("floodwatch on generated data", () => {
       windows: 1996,
       fitWindows: 1596,
       window: { size: 50, stride: 50 },
+      warnings: [],
+    });
+    // The default profile's settings: the lab's other-day figure stands beside the promise.
+    expect(summary.falseAlarms).toMatchObject({
+      promised: summary.validationFpr,
+      measured: { profile: "default", mean: 0.04 },
     });
 
     // Reproducible: the same data, seed and SOURCE_DATE_EPOCH give the same bytes.

@@ -5,6 +5,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CONTEXT_KEYS } from "../src/flow-csv-reader.ts";
+import { canonicalColumnKey } from "../src/flow-features.ts";
 import { generateFlowCsv } from "../src/generator/index.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -71,4 +73,20 @@ export function* repeatCorpus(corpus: BenchCorpus, flows: number): Generator<Uin
 /** Rows `repeatCorpus` yields for a request of `flows`. */
 export function corpusFlows(corpus: BenchCorpus, flows: number): number {
   return Math.ceil(flows / corpus.bodyFlows) * corpus.bodyFlows;
+}
+
+/**
+ * The same corpus with its who/when columns (IPs, port, protocol, timestamp) renamed so the
+ * reader skips them: what scoring costs without carrying context.
+ */
+export function withoutContextColumns(corpus: BenchCorpus): BenchCorpus {
+  const contextKeys = new Set(Object.values(CONTEXT_KEYS));
+  const names = corpus.header
+    .toString("utf8")
+    .replace(/\r?\n$/, "")
+    .split(",");
+  const renamed = names.map((name) =>
+    contextKeys.has(canonicalColumnKey(name)) ? `unread ${name.trim()}` : name,
+  );
+  return { ...corpus, header: Buffer.from(`${renamed.join(",")}\n`) };
 }

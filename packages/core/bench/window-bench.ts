@@ -32,7 +32,7 @@ function batches(values: Float64Array): FlowBatch[] {
   const out: FlowBatch[] = [];
   for (let start = 0; start < FLOWS; start += BATCH) {
     const count = Math.min(BATCH, FLOWS - start);
-    const lines = new Float64Array(count);
+    const lines = new Uint32Array(count);
     for (let i = 0; i < count; i++) lines[i] = start + i + 2;
     out.push({
       count,

@@ -123,6 +123,37 @@ describe("FlowCsvReader", () => {
     }
   });
 
+  it("reads records cut at every byte the same, line breaks inside quoted fields too", () => {
+    // A quoted label spanning lines, a CRLF, a rejected row and a blank line: whichever byte a
+    // chunk ends at, the rows, their lines and the rejections match the whole read.
+    const text =
+      header +
+      '1,2,6,1,"multi\nline\nlabel"\r\n' +
+      "3,4,6,0,BENIGN\n" +
+      "5,x,6,0,BENIGN\n" +
+      "\n" +
+      '7,8,6,1,"DDoS, ""LOIC"""\n' +
+      "9,10,6,0,BENIGN";
+    const whole = read(text);
+    expect(whole.lines).toEqual([2, 5, 8, 9]);
+    expect(whole.reader.stats.rejected).toHaveLength(1);
+    const bytes = new TextEncoder().encode(text);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const reader = new FlowCsvReader({ features: FEATURES, batchSize: 4 });
+      const batches = [
+        ...reader.push(bytes.subarray(0, cut)),
+        ...reader.push(bytes.subarray(cut)),
+        ...reader.end(),
+      ];
+      const lines = batches.flatMap((b) => [...b.lines.subarray(0, b.count)]);
+      const attack = batches.flatMap((b) => [...b.attack.subarray(0, b.count)]);
+      expect(lines, `cut at ${cut}`).toEqual(whole.lines);
+      expect(attack, `cut at ${cut}`).toEqual(whole.attack);
+      expect(reader.stats.rejected, `cut at ${cut}`).toEqual(whole.reader.stats.rejected);
+      expect(reader.stats.lines, `cut at ${cut}`).toBe(whole.reader.stats.lines);
+    }
+  });
+
   it("parses numbers of up to 15 significant digits exactly as Number() does", () => {
     const samples = [
       "0",

@@ -17,14 +17,19 @@ import {
   allocateFlowContext,
   hasAnyContext,
   sliceFlowContext,
+  type FlowContext,
   type FlowContextPresence,
 } from "./flow-context.ts";
 import { BENIGN_LABEL, LABEL_KEY, canonicalColumnKey } from "./flow-features.ts";
-import { parseTimestampBytes, zoneOffset, type ZoneOffset } from "./flow-timestamp.ts";
+import { TimestampColumn, zoneOffset } from "./flow-timestamp.ts";
+import type { FlowCsvErrorCode } from "./flow-csv-errors.ts";
 import type { FlowBatch } from "./window-aggregator.ts";
 
 /** Why a whole input was refused before any row was read. */
-export type FlowCsvErrorCode = "empty" | "binary" | "missing_columns" | "record_too_long";
+export { FLOW_CSV_ERROR_CODES, type FlowCsvErrorCode } from "./flow-csv-errors.ts";
+
+/** The last line number a flow can carry (flow batches hold line numbers as 32-bit integers). */
+export const MAX_FLOW_LINE = 0xffff_ffff;
 
 /** A whole input is unusable; nothing of it may be scored. */
 export class FlowCsvError extends Error {
@@ -90,7 +95,7 @@ export interface FlowContextColumns {
 }
 
 /** Canonical keys of the context columns (see {@link canonicalColumnKey}'s aliases). */
-const CONTEXT_KEYS: Readonly<Record<keyof FlowContextColumns, string>> = {
+export const CONTEXT_KEYS: Readonly<Record<keyof FlowContextColumns, string>> = {
   dstIp: "destinationip",
   srcIp: "sourceip",
   dstPort: "destinationport",
@@ -213,17 +218,15 @@ export class FlowCsvReader {
   /** Column index -> {@link ColumnKind} for columns that are not features. */
   #kindOfColumn = new Uint8Array(0);
   #contextPresence: FlowContextPresence | undefined;
-  readonly #zone: ZoneOffset;
+  /** The timestamp column's parser, with its same-hour shortcut. */
+  readonly #timestamps: TimestampColumn;
   /** Interns the IP strings of the current batch; reset with each batch's dictionary. */
   readonly #interner: ByteInterner;
-  /** The last timestamp cell and its value: consecutive flows often share the text. */
-  readonly #lastTimestamp = new Uint8Array(64);
-  #lastTimestampLength = -1;
-  #lastTimestampValue = Number.NaN;
-  /** The current row's destination IP, source IP, port and protocol codes (-1 unknown). */
-  readonly #rowContext = new Int32Array(4);
-  /** The current row's timestamp (epoch ms, NaN unknown). */
-  readonly #rowTime = new Float64Array(1);
+  /**
+   * Where the current row's context cells lie: start and end of its destination IP, source IP,
+   * destination port, protocol and timestamp (start -1 when the row has not reached the column).
+   */
+  readonly #contextCells = new Int32Array(10);
 
   constructor(options: FlowCsvReaderOptions) {
     if (options.features.length === 0) throw new RangeError("features: at least one is needed");
@@ -232,7 +235,7 @@ export class FlowCsvReader {
     this.#maxRejectedKept = options.maxRejectedKept ?? DEFAULT_MAX_REJECTED_KEPT;
     this.#maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.#row = new Float64Array(options.features.length);
-    this.#zone = zoneOffset(options.timestampZone);
+    this.#timestamps = new TimestampColumn(zoneOffset(options.timestampZone));
     this.#interner = new ByteInterner(this.#batchSize * 2);
     this.#batch = this.#newBatch();
   }
@@ -257,19 +260,34 @@ export class FlowCsvReader {
     const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
     if (bytes.length === 0) return [];
     this.#stats.bytes += bytes.length;
-    let data: Uint8Array;
-    if (this.#pending.length === 0) {
-      data = bytes;
-    } else {
-      data = new Uint8Array(this.#pending.length + bytes.length);
-      data.set(this.#pending, 0);
-      data.set(bytes, this.#pending.length);
-    }
-    if (!this.#sawInput) {
+    const out: FlowBatch[] = [];
+    let data = bytes;
+    const pending = this.#pending;
+    if (pending.length > 0) {
+      // Finish the record cut at the last chunk's end by joining it with this chunk's first line
+      // only: copying whole chunks behind it cost a twentieth of the parse. A line end inside a
+      // quoted field leaves the record open; then the rest joins as before.
+      const lineEnd = bytes.indexOf(LF);
+      const head = new Uint8Array(pending.length + (lineEnd < 0 ? bytes.length : lineEnd + 1));
+      head.set(pending, 0);
+      head.set(lineEnd < 0 ? bytes : bytes.subarray(0, lineEnd + 1), pending.length);
+      if (lineEnd < 0) {
+        data = head;
+      } else {
+        const tail = bytes.subarray(lineEnd + 1);
+        const consumed = this.#scan(head, false, out);
+        if (consumed === head.length) {
+          data = tail;
+        } else {
+          data = new Uint8Array(head.length - consumed + tail.length);
+          data.set(head.subarray(consumed), 0);
+          data.set(tail, head.length - consumed);
+        }
+      }
+    } else if (!this.#sawInput) {
       this.#sawInput = true;
       checkTextInput(data);
     }
-    const out: FlowBatch[] = [];
     const consumed = this.#scan(data, false, out);
     const rest = data.length - consumed;
     if (rest > this.#maxRecordBytes) {
@@ -314,7 +332,7 @@ export class FlowCsvReader {
       count: 0,
       featureCount,
       values: new Float64Array(this.#batchSize * featureCount),
-      lines: new Float64Array(this.#batchSize),
+      lines: new Uint32Array(this.#batchSize),
       attack: new Uint8Array(this.#batchSize),
     };
     if (this.#contextPresence !== undefined) {
@@ -396,11 +414,13 @@ export class FlowCsvReader {
       let complete = false;
       let blank = true;
       let unterminated = false;
-      const rowContext = this.#rowContext;
-      const rowTime = this.#rowTime;
+      const cells = this.#contextCells;
       if (hasContext) {
-        rowContext.fill(-1);
-        rowTime[0] = Number.NaN;
+        cells[0] = -1;
+        cells[2] = -1;
+        cells[4] = -1;
+        cells[6] = -1;
+        cells[8] = -1;
       }
 
       // One record, field by field: a tight loop to the next delimiter for plain fields, a
@@ -474,9 +494,10 @@ export class FlowCsvReader {
             if (kind === 1) {
               isAttack = isBenign(data, fieldStart, fieldEnd) ? 0 : 1;
             } else if (kind !== 0) {
-              // Out of line, so the context columns do not crowd the number parser out of
-              // this loop's inlining budget (the loop ran at half speed with them inline).
-              this.#contextCell(kind, data, fieldStart, fieldEnd);
+              // Only noted here; read once the row is accepted (see #readContext).
+              const at = (kind - ColumnKind.DstIp) * 2;
+              cells[at] = fieldStart;
+              cells[at + 1] = fieldEnd;
             }
           }
         }
@@ -489,6 +510,13 @@ export class FlowCsvReader {
       }
       if (!complete) break; // the record continues in the next chunk
       pos = Math.min(i, end);
+      if (recordLine > MAX_FLOW_LINE) {
+        throw new FlowCsvError(
+          "too_many_lines",
+          `line ${recordLine}: inputs end at line ${MAX_FLOW_LINE}; split the file`,
+          recordLine,
+        );
+      }
       this.#line += newlines + 1;
       this.#stats.lines = this.#line - 1;
 
@@ -514,15 +542,7 @@ export class FlowCsvReader {
       batch.lines[at] = recordLine;
       batch.attack[at] = isAttack;
       const context = batch.context;
-      if (context !== undefined) {
-        context.dstIp[at] = rowContext[0]!;
-        context.srcIp[at] = rowContext[1]!;
-        context.dstPort[at] = rowContext[2]!;
-        context.protocol[at] = rowContext[3]!;
-        const time = rowTime[0]!;
-        context.time[at] = time;
-        if (context.has.timestamp && Number.isNaN(time)) this.#stats.timestampsUnparsed++;
-      }
+      if (context !== undefined) this.#readContext(data, context, at);
       this.#batchFill = at + 1;
       this.#stats.rowsAccepted++;
       this.#stats.attackRows += isAttack;
@@ -573,39 +593,28 @@ export class FlowCsvReader {
     }
   }
 
-  /** Reads one context cell of the current row into {@link #rowContext} / {@link #rowTime}. */
-  #contextCell(kind: number, data: Uint8Array, start: number, end: number): void {
-    if (kind === ColumnKind.DstIp) this.#rowContext[0] = this.#interner.intern(data, start, end);
-    else if (kind === ColumnKind.SrcIp)
-      this.#rowContext[1] = this.#interner.intern(data, start, end);
-    else if (kind === ColumnKind.DstPort) this.#rowContext[2] = parseSmallInt(data, start, end);
-    else if (kind === ColumnKind.Protocol) this.#rowContext[3] = parseSmallInt(data, start, end);
-    else this.#rowTime[0] = this.#timestamp(data, start, end);
+  /**
+   * Reads the accepted row's context cells (noted by the scan in {@link #contextCells}) into
+   * flow `at` of the batch: one call a row, out of the scan loop, so the context columns do not
+   * crowd the number parser out of that loop's inlining budget (it ran at half speed with them
+   * inline), and a rejected row adds nothing to the batch's dictionary.
+   */
+  #readContext(data: Uint8Array, context: FlowContext, at: number): void {
+    const cells = this.#contextCells;
+    context.dstIp[at] = cells[0]! < 0 ? -1 : this.#interner.intern(data, cells[0]!, cells[1]!);
+    context.srcIp[at] = cells[2]! < 0 ? -1 : this.#interner.intern(data, cells[2]!, cells[3]!);
+    context.dstPort[at] = cells[4]! < 0 ? -1 : parseSmallInt(data, cells[4]!, cells[5]!);
+    context.protocol[at] = cells[6]! < 0 ? -1 : parseSmallInt(data, cells[6]!, cells[7]!);
+    const time = cells[8]! < 0 ? Number.NaN : this.#timestamp(data, cells[8]!, cells[9]!);
+    context.time[at] = time;
+    if (context.has.timestamp && Number.isNaN(time)) this.#stats.timestampsUnparsed++;
   }
 
-  /** Parses a timestamp cell, reusing the last result when the text repeats. */
+  /** Parses a timestamp cell (trimmed of spaces and quotes); NaN when empty or unreadable. */
   #timestamp(data: Uint8Array, start: number, end: number): number {
     while (start < end && (data[start] === SPACE || data[start] === QUOTE)) start++;
     while (end > start && (data[end - 1] === SPACE || data[end - 1] === QUOTE)) end--;
-    const length = end - start;
-    const last = this.#lastTimestamp;
-    if (length === this.#lastTimestampLength) {
-      let same = true;
-      for (let k = 0; k < length; k++) {
-        if (data[start + k] !== last[k]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.#lastTimestampValue;
-    }
-    const value = start === end ? Number.NaN : parseTimestampBytes(data, start, end, this.#zone);
-    if (length <= last.length) {
-      last.set(data.subarray(start, end));
-      this.#lastTimestampLength = length;
-      this.#lastTimestampValue = value;
-    }
-    return value;
+    return start === end ? Number.NaN : this.#timestamps.parse(data, start, end);
   }
 }
 

@@ -20,7 +20,7 @@ function flows(count: number, seed: number, attackFrom = Infinity): FlowBatch {
   const rng = createPrng(seed);
   const values = new Float64Array(count * 3);
   const attack = new Uint8Array(count);
-  const lines = new Float64Array(count);
+  const lines = new Uint32Array(count);
   for (let i = 0; i < count; i++) {
     const hostile = i >= attackFrom;
     values[i * 3] = hostile ? 5 + rng.nextFloat() : Math.exp(8 + 2 * rng.nextFloat());
@@ -188,6 +188,19 @@ describe("encodeFlowEntry / decodeFlowEntry", () => {
     expect([...decoded.values]).toEqual([...original.values]);
     expect([...decoded.lines]).toEqual([...original.lines]);
     expect([...decoded.attack]).toEqual([...original.attack]);
+  });
+
+  it("carries line numbers in 4 bytes a flow, and still reads an entry queued with 8", () => {
+    const original = entry();
+    const encoded = encodeFlowEntry(original);
+    expect(encoded.lines.byteLength).toBe(original.meta.flowCount * 4);
+    const doubles = new Uint8Array(Float64Array.from(original.lines).buffer);
+    const decoded = decodeFlowEntry({ ...encoded, lines: doubles });
+    expect(decoded.lines).toBeInstanceOf(Uint32Array);
+    expect([...decoded.lines]).toEqual([...original.lines]);
+    expect(() => decodeFlowEntry({ ...encoded, lines: doubles.subarray(4) })).toThrow(
+      /lines holds \d+ bytes, expected \d+/,
+    );
   });
 
   it("says what is wrong with a damaged entry", () => {

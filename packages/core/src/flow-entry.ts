@@ -27,7 +27,7 @@ export interface FlowEntry {
   /** `flowCount * featureCount` raw feature values (non-finite values kept for the model). */
   values: Float64Array;
   /** Source line of each flow. */
-  lines: Float64Array;
+  lines: Uint32Array;
   /** 1 for a labelled non-BENIGN flow. */
   attack: Uint8Array;
   /** Who and when of each flow (own dictionary), when the upload has those columns. */
@@ -98,7 +98,7 @@ export class FlowEntryBuilder {
   readonly #options: FlowEntryBuilderOptions;
   readonly #entryFlows: number;
   #values: Float64Array;
-  #lines: Float64Array;
+  #lines: Uint32Array;
   #attack: Uint8Array;
   /** Created with the first batch that carries context. */
   #context: FlowContextBuffer | undefined;
@@ -127,7 +127,7 @@ export class FlowEntryBuilder {
     this.#entryFlows = (options.windowsPerEntry - 1) * options.window.stride + options.window.size;
     const capacity = this.#entryFlows * 2;
     this.#values = new Float64Array(capacity * options.featureCount);
-    this.#lines = new Float64Array(capacity);
+    this.#lines = new Uint32Array(capacity);
     this.#attack = new Uint8Array(capacity);
   }
 
@@ -211,20 +211,28 @@ export class FlowEntryBuilder {
       labelled: this.#options.labelled,
       receivedAt: (this.#options.now ?? Date.now)(),
     };
+    // The entry takes the buffers as they are (views, no copy); the flows later windows still
+    // need move to fresh buffers, as they would have moved to the front of these.
     const entry: FlowEntry = {
       meta,
-      values: this.#values.slice(from * featureCount, (from + flowCount) * featureCount),
-      lines: this.#lines.slice(from, from + flowCount),
-      attack: this.#attack.slice(from, from + flowCount),
+      values: this.#values.subarray(from * featureCount, (from + flowCount) * featureCount),
+      lines: this.#lines.subarray(from, from + flowCount),
+      attack: this.#attack.subarray(from, from + flowCount),
     };
     if (this.#context !== undefined) entry.context = this.#context.slice(from, flowCount);
     this.#nextWindow += windows;
-    // Drop flows no later window needs; keep the left context of the next window.
+    // Keep only the flows a later window needs: the left context of the next window on.
     const keepFrom = this.#nextWindow * window.stride - this.#bufferStart;
     const keep = this.#buffered - keepFrom;
-    this.#values.copyWithin(0, keepFrom * featureCount, this.#buffered * featureCount);
-    this.#lines.copyWithin(0, keepFrom, this.#buffered);
-    this.#attack.copyWithin(0, keepFrom, this.#buffered);
+    const values = new Float64Array(this.#values.length);
+    values.set(this.#values.subarray(keepFrom * featureCount, this.#buffered * featureCount));
+    const lines = new Uint32Array(this.#lines.length);
+    lines.set(this.#lines.subarray(keepFrom, this.#buffered));
+    const attack = new Uint8Array(this.#attack.length);
+    attack.set(this.#attack.subarray(keepFrom, this.#buffered));
+    this.#values = values;
+    this.#lines = lines;
+    this.#attack = attack;
     this.#context?.shift(keepFrom, this.#buffered);
     this.#bufferStart += keepFrom;
     this.#buffered = keep;
@@ -235,7 +243,7 @@ export class FlowEntryBuilder {
 /** Packs an entry into stream fields (views, no copies). */
 export function encodeFlowEntry(entry: FlowEntry): EncodedFlowEntry {
   if (!LITTLE_ENDIAN) throw new Error("flow entries are little-endian; this platform is not");
-  const bytes = (a: Float64Array | Uint8Array) =>
+  const bytes = (a: Float64Array | Uint32Array | Uint8Array) =>
     new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const encoded: EncodedFlowEntry = {
     meta: JSON.stringify(entry.meta),
@@ -258,6 +266,20 @@ function float64s(bytes: Uint8Array, what: string, expected: number): Float64Arr
   // Uint8Array's own slice copies; a Node Buffer's `slice` would return a view of the whole
   // reply buffer (ioredis hands us Buffers).
   return new Float64Array(Uint8Array.prototype.slice.call(bytes).buffer, 0, expected);
+}
+
+/**
+ * Line numbers from bytes: 4 per flow (32-bit), or 8 per flow from an entry queued before line
+ * numbers shrank to 4 bytes (a stream that outlived an upgrade), converted.
+ */
+function lineNumbers(bytes: Uint8Array, expected: number): Uint32Array {
+  if (bytes.byteLength === expected * 8)
+    return Uint32Array.from(float64s(bytes, "lines", expected));
+  if (bytes.byteLength !== expected * 4) {
+    throw new FlowEntryError(`lines holds ${bytes.byteLength} bytes, expected ${expected * 4}`);
+  }
+  if (bytes.byteOffset % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, expected);
+  return new Uint32Array(Uint8Array.prototype.slice.call(bytes).buffer, 0, expected);
 }
 
 /** Unpacks and validates stream fields; throws {@link FlowEntryError} saying what is wrong. */
@@ -295,7 +317,7 @@ export function decodeFlowEntry(fields: {
   }
   const meta = parsed.data;
   const values = float64s(fields.values, "values", meta.flowCount * meta.featureCount);
-  const lines = float64s(fields.lines, "lines", meta.flowCount);
+  const lines = lineNumbers(fields.lines, meta.flowCount);
   if (fields.attack.byteLength !== meta.flowCount) {
     throw new FlowEntryError(
       `attack holds ${fields.attack.byteLength} bytes, expected ${meta.flowCount}`,

@@ -143,6 +143,7 @@ export function parseTimestampBytes(
   let j = readDigits(data, i, end, 2);
   if (j === i || data[j] !== 0x3a /* : */) return Number.NaN;
   let hour = digitValue;
+  layoutMinuteStart = j + 1 - start;
   i = readDigits(data, j + 1, end, 2);
   if (i - (j + 1) !== 2) return Number.NaN;
   const minute = digitValue;
@@ -167,6 +168,7 @@ export function parseTimestampBytes(
       if (i === j) return Number.NaN;
     }
   }
+  layoutTimeEnd = i - start;
   while (i < end && data[i] === 0x20) i++;
   if (i === end) return finish(year, month, day, hour, minute, second, millis, zone, true);
 
@@ -197,6 +199,7 @@ export function parseTimestampBytes(
     }
     if (j !== end) return Number.NaN;
     const local = finish(year, month, day, hour, minute, second, millis, zone, false);
+    layoutAdjust += sign * offsetMinutes * 60_000;
     return local - sign * offsetMinutes * 60_000;
   }
   return Number.NaN;
@@ -217,13 +220,97 @@ function finish(
     return Number.NaN;
   }
   if (day > daysInMonth(year, month)) return Number.NaN;
-  const ms =
-    daysFromCivil(year, month, day) * 86_400_000 +
-    hour * HOUR_MS +
-    minute * 60_000 +
-    second * 1000 +
-    millis;
-  return naive ? ms - zone(ms) : ms;
+  const hourPart = daysFromCivil(year, month, day) * 86_400_000 + hour * HOUR_MS;
+  const ms = hourPart + minute * 60_000 + second * 1000 + millis;
+  layoutHourPart = hourPart;
+  layoutAdjust = naive ? zone(ms) : 0;
+  return ms - layoutAdjust;
+}
+
+// The layout of the last timestamp parsed (module state: parsing is synchronous), for
+// TimestampColumn: where its minutes start and its time of day ends (offsets from the cell's
+// start), the exact partial sum up to the hour, and what was subtracted for the zone.
+let layoutMinuteStart = -1;
+let layoutTimeEnd = -1;
+let layoutHourPart = 0;
+let layoutAdjust = 0;
+
+/**
+ * Parses a column of timestamps, one cell at a time, cheaply for the common case: consecutive
+ * flows within the same hour. A cell that matches the last parsed one everywhere but in the
+ * digits of its minutes, seconds and fraction (same length, same separators, same date, hour and
+ * suffix) is finished from the last one's hour: the same partial sums, so the same value to the
+ * bit as a full parse. Anything else gets the full parse. Zone offsets change on the hour, so
+ * the last one's zone adjustment holds.
+ */
+export class TimestampColumn {
+  readonly #zone: ZoneOffset;
+  readonly #last = new Uint8Array(64);
+  /** Length of the cached cell; -1 when nothing is cached. */
+  #length = -1;
+  #minuteStart = 0;
+  #timeEnd = 0;
+  #hourPart = 0;
+  #adjust = 0;
+
+  constructor(zone: ZoneOffset) {
+    this.#zone = zone;
+  }
+
+  /** The timestamp in bytes `start..end` (already trimmed) as epoch ms, or NaN. */
+  parse(data: Uint8Array, start: number, end: number): number {
+    const length = end - start;
+    if (length === this.#length) {
+      const value = this.#sameHour(data, start);
+      if (value === value) return value;
+    }
+    layoutMinuteStart = -1;
+    layoutTimeEnd = -1;
+    const value = parseTimestampBytes(data, start, end, this.#zone);
+    // Cache only a clean parse with minutes and at most a 64-byte cell.
+    if (value === value && layoutMinuteStart > 0 && layoutTimeEnd > 0 && length <= 64) {
+      this.#last.set(data.subarray(start, end));
+      this.#length = length;
+      this.#minuteStart = layoutMinuteStart;
+      this.#timeEnd = layoutTimeEnd;
+      this.#hourPart = layoutHourPart;
+      this.#adjust = layoutAdjust;
+    }
+    return value;
+  }
+
+  /** The value when the cell shares the cached one's hour and layout, NaN otherwise. */
+  #sameHour(data: Uint8Array, start: number): number {
+    const last = this.#last;
+    const minuteStart = this.#minuteStart;
+    const timeEnd = this.#timeEnd;
+    for (let k = 0; k < minuteStart; k++) if (data[start + k] !== last[k]) return Number.NaN;
+    for (let k = timeEnd; k < this.#length; k++) if (data[start + k] !== last[k]) return Number.NaN;
+    let minute = 0;
+    let second = 0;
+    let millis = 0;
+    let scale = 100;
+    // field 0: minutes, 1: seconds, 2: fraction; separators must match the cached cell's.
+    let field = 0;
+    for (let k = minuteStart; k < timeEnd; k++) {
+      const c = data[start + k]! - 0x30;
+      const cached = last[k]! - 0x30;
+      if (cached < 0 || cached > 9) {
+        if (data[start + k] !== last[k]) return Number.NaN;
+        field++;
+        continue;
+      }
+      if (c < 0 || c > 9) return Number.NaN;
+      if (field === 0) minute = minute * 10 + c;
+      else if (field === 1) second = second * 10 + c;
+      else {
+        millis += c * scale;
+        scale /= 10;
+      }
+    }
+    if (minute > 59 || second > 60) return Number.NaN;
+    return this.#hourPart + minute * 60_000 + second * 1000 + millis - this.#adjust;
+  }
 }
 
 function daysInMonth(year: number, month: number): number {

@@ -7,6 +7,7 @@
  * only zod and the few pure modules below.
  */
 import { z } from "zod";
+import { FLOW_CSV_ERROR_CODES } from "./flow-csv-errors.ts";
 import { incidentSchema } from "./incident-contracts.ts";
 import {
   modelSummarySchema,
@@ -49,11 +50,8 @@ export const ERROR_CODES = [
   "missing_file",
   "invalid_model",
   "invalid_settings",
-  // Ingest's uploads (the first four are the flow CSV reader's `FlowCsvErrorCode`).
-  "empty",
-  "binary",
-  "missing_columns",
-  "record_too_long",
+  // Ingest's uploads: the flow CSV reader's, then ingest's own.
+  ...FLOW_CSV_ERROR_CODES,
   "upload_too_large",
   "no_data_rows",
   "invalid_request",
@@ -122,6 +120,7 @@ export const modelVersionSchema = modelSummarySchema.extend({
     trees: z.number().int(),
     maxSamples: z.number().int(),
     sources: z.array(z.string()),
+    warnings: z.array(z.string()).optional(),
   }),
   meta: modelMetaSchema.nullable(),
 });

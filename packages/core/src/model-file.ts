@@ -24,7 +24,8 @@ export const MODEL_FORMAT = "floodwatch-model";
 /**
  * Bumped whenever a reader of an older format could misread a newer file. Format 2 adds the
  * `detection` section; a model without one (every format 1 file, and `--profile seed` models)
- * is still written as format 1, byte for byte as before, and scores exactly as before.
+ * is still written as format 1, byte for byte as before unless training recorded warnings
+ * (`training.warnings`, which older readers ignore), and scores exactly as before.
  */
 export const MODEL_FORMAT_VERSION = 2;
 /** The format of models without a `detection` section. */
@@ -50,6 +51,11 @@ export interface TrainingMetadata {
   maxSamples: number;
   /** Names of the training inputs. */
   sources: string[];
+  /**
+   * Why the model may be less reliable than the lab's figures (too few training or validation
+   * windows), as training reported them. Absent when there were none, and in older files.
+   */
+  warnings?: string[];
 }
 
 /** Alert threshold on the decision score, with its calibration. */
@@ -193,6 +199,7 @@ const modelFileSchema = z.object({
     trees: z.number().int().min(1),
     maxSamples: z.number().int().min(1),
     sources: z.array(z.string()),
+    warnings: z.array(z.string()).min(1).optional(),
   }),
   detection: detectionSchema.optional(),
 });

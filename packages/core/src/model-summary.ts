@@ -1,4 +1,5 @@
 /** The public face of a model: what the API and the dashboard show about it. */
+import { falseAlarmExpectationOf } from "./false-alarm-expectation.ts";
 import type { FloodwatchModel } from "./model-file.ts";
 import type { ModelSummary } from "./stream-contracts.ts";
 
@@ -15,5 +16,8 @@ export function modelSummaryOf(model: FloodwatchModel): ModelSummary {
     trainedAt: model.createdAt,
     explainedVariance: [...model.pca.explainedVarianceRatio],
     trainingFlows: model.training.flows,
+    trainingWindows: model.training.windows,
+    warnings: [...(model.training.warnings ?? [])],
+    falseAlarms: falseAlarmExpectationOf(model),
   };
 }

@@ -8,6 +8,7 @@ import {
   type TrainingOptions,
 } from "./model-training.ts";
 import { FlowScoringSession } from "./flow-scoring.ts";
+import { FEW_TRAINING_WINDOWS } from "./training-defaults.ts";
 import { projectRow } from "./pca.ts";
 import { createPrng } from "./prng.ts";
 import { applyRobustScaler } from "./robust-scaler.ts";
@@ -23,7 +24,7 @@ function flowBatch(count: number, seed: number, options: { attackFrom?: number }
     Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
   const values = new Float64Array(count * 3);
   const attack = new Uint8Array(count);
-  const lines = new Float64Array(count);
+  const lines = new Uint32Array(count);
   for (let i = 0; i < count; i++) {
     const hostile = options.attackFrom !== undefined && i >= options.attackFrom;
     values[i * 3] = hostile ? 5 + rng.nextFloat() : Math.exp(8 + 2 * gauss());
@@ -208,16 +209,25 @@ describe("training profiles", () => {
 
   it("warns when the threshold rests on too few validation windows", () => {
     const warnings: string[] = [];
-    trainModel(
+    const model = trainModel(
       trainingFlows(1500, 15),
       options({ trainStride: 50, onWarning: (m) => warnings.push(m) }),
     );
-    // 30 windows at stride 50: 24 fit, 6 validate; 6 × 0.01 = 0.06 windows below the threshold.
+    // 30 windows at stride 50: fewer than FEW_TRAINING_WINDOWS; 24 fit, 6 validate;
+    // 6 × 0.01 = 0.06 windows below the threshold.
     expect(warnings).toEqual([
+      `trained on 30 windows, fewer than ${FEW_TRAINING_WINDOWS}: with this little benign ` +
+        "traffic the false-alarm rate on a new day runs above what the lab measured " +
+        "(docs/detection.md) — train on more benign flows or with a smaller --train-stride",
       "the threshold rests on 6 validation windows: at quantile 0.01 that is 0.1 windows below " +
         "it, fewer than 2; expect more false alarms than the validation rate says — train on " +
         "more benign flows or with a smaller --train-stride",
     ]);
+    expect(model.training.warnings).toEqual(warnings);
+    // A model without warnings records none (and keeps the bytes it had before warnings).
+    const plenty = trainModel(trainingFlows(1500, 15), options({ trainStride: undefined }));
+    expect(plenty.training.windows).toBeGreaterThanOrEqual(FEW_TRAINING_WINDOWS);
+    expect("warnings" in plenty.training).toBe(false);
   });
 
   it("scores the same through the session as fused step by step", () => {

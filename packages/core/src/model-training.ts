@@ -18,12 +18,12 @@ import { modelVersionOf, type FloodwatchModel, type ModelDetection } from "./mod
 import { applyNonFiniteRules, learnNonFiniteRules } from "./non-finite-rules.ts";
 import { fitPca } from "./pca.ts";
 import { applyRobustScaler, fitRobustScaler } from "./robust-scaler.ts";
+import { calibrateThreshold, isAnomalous, type ThresholdCalibration } from "./threshold.ts";
 import {
-  DEFAULT_THRESHOLD_QUANTILE,
-  calibrateThreshold,
-  isAnomalous,
-  type ThresholdCalibration,
-} from "./threshold.ts";
+  FEW_TRAINING_WINDOWS,
+  TRAINING_DEFAULTS,
+  TRAIN_WINDOW_BUDGET,
+} from "./training-defaults.ts";
 import {
   DEFAULT_WINDOW_SPEC,
   WindowAggregator,
@@ -52,13 +52,6 @@ export const FIT_SHARE = 0.8;
 export const MIN_FIT_WINDOWS = 20;
 /** Fewer validation windows than this make a threshold quantile meaningless. */
 export const MIN_VALIDATION_WINDOWS = 5;
-/**
- * Training windows the default profile aims for when it picks the training stride. At the
- * serving stride, the 3,109 shared benign flows gave 62 windows and 13 validation windows: a
- * "1%" threshold that was the lowest of 13 scores, and 14% false alarms on the next day. The
- * stride is lowered (down to 1) until the windows reach this many.
- */
-export const TRAIN_WINDOW_BUDGET = 5000;
 /**
  * Below this many validation windows under the threshold's quantile (validation windows times
  * the quantile), the quantile is read off the single lowest score or beyond it, and training
@@ -114,7 +107,10 @@ export interface TrainingOptions {
    * median as the validation quantile does (default profile: {@link DEFAULT_THRESHOLD_MARGIN}).
    */
   thresholdMargin?: number;
-  /** Called with each warning about the model's reliability (too few windows). */
+  /**
+   * Called with each warning about the model's reliability (too few windows); the model also
+   * records them (`training.warnings`).
+   */
   onWarning?: (message: string) => void;
   trees?: number;
   maxSamples?: number;
@@ -215,14 +211,13 @@ export function trainModel(flows: TrainingFlows, options: TrainingOptions): Floo
   if (!(thresholdMargin >= 1)) {
     throw new RangeError(`threshold margin must be at least 1, got ${thresholdMargin}`);
   }
-  const trainStride =
-    options.trainStride ?? (seedProfile ? window.stride : budgetStride(flows, window));
+  const trainStride = options.trainStride ?? profileTrainStride(flows, window, options.profile);
   const trainSpec: WindowSpec = { size: window.size, stride: trainStride };
   validateWindowSpec(trainSpec);
-  const trees = options.trees ?? 100;
-  const maxSamples = options.maxSamples ?? 256;
-  const quantile = options.quantile ?? DEFAULT_THRESHOLD_QUANTILE;
-  const seed = options.seed ?? 42;
+  const trees = options.trees ?? TRAINING_DEFAULTS.trees;
+  const maxSamples = options.maxSamples ?? TRAINING_DEFAULTS.maxSamples;
+  const quantile = options.quantile ?? TRAINING_DEFAULTS.quantile;
+  const seed = options.seed ?? TRAINING_DEFAULTS.seed;
   const featureCount = flows.featureCount;
   if (featureCount !== options.features.length) {
     throw new RangeError(
@@ -247,7 +242,7 @@ export function trainModel(flows: TrainingFlows, options: TrainingOptions): Floo
       count,
       featureCount,
       values: values.subarray(sequenceStart * featureCount, sequenceEnd * featureCount),
-      lines: new Float64Array(count),
+      lines: new Uint32Array(count),
       attack: new Uint8Array(count),
     };
     const closed = aggregator.push(batch);
@@ -290,9 +285,21 @@ export function trainModel(flows: TrainingFlows, options: TrainingOptions): Floo
     );
   }
 
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    options.onWarning?.(message);
+  };
+  if (totalWindows < FEW_TRAINING_WINDOWS) {
+    warn(
+      `trained on ${totalWindows} windows, fewer than ${FEW_TRAINING_WINDOWS}: with this little ` +
+        `benign traffic the false-alarm rate on a new day runs above what the lab measured ` +
+        `(docs/detection.md) — train on more benign flows or with a smaller --train-stride`,
+    );
+  }
   const quantileWindows = validationWindows * quantile;
   if (quantileWindows < MIN_EXPECTED_VALIDATION_ALARMS) {
-    options.onWarning?.(
+    warn(
       `the threshold rests on ${validationWindows} validation windows: at quantile ${quantile} ` +
         `that is ${quantileWindows.toFixed(1)} windows below it, fewer than ` +
         `${MIN_EXPECTED_VALIDATION_ALARMS}; expect more false alarms than the validation rate ` +
@@ -386,6 +393,9 @@ export function trainModel(flows: TrainingFlows, options: TrainingOptions): Floo
       trees,
       maxSamples,
       sources: [...options.sources],
+      // Left out when empty, so a model without warnings keeps the bytes (and version) it had
+      // before models recorded them.
+      ...(warnings.length > 0 ? { warnings } : {}),
     },
     ...(detection ? { detection } : {}),
   };
@@ -399,6 +409,18 @@ export function trainingWindowCount(
   trainStride: number,
 ): number {
   return windowCount(flows, { size: window.size, stride: trainStride });
+}
+
+/**
+ * The training stride a profile picks when none is given: the serving stride for `seed`; for
+ * `default` (also when no profile is named), {@link budgetStride}.
+ */
+export function profileTrainStride(
+  flows: TrainingFlows,
+  window: WindowSpec,
+  profile: TrainingProfile = "default",
+): number {
+  return profile === "seed" ? window.stride : budgetStride(flows, window);
 }
 
 /**
@@ -438,7 +460,7 @@ function calibrateFusion(
   }
   const distances = new Float64Array(rows);
   if (mahalanobis) {
-    const scratch = new Float64Array(width);
+    const scratch = new Float64Array(2 * width);
     for (let w = 0; w < rows; w++) {
       distances[w] = mahalanobisDistance(mahalanobis, rawValidation, w * width, scratch);
     }

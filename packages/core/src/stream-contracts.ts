@@ -200,6 +200,35 @@ export const uploadAcceptedSchema = z.object({
 });
 export type UploadAccepted = z.infer<typeof uploadAcceptedSchema>;
 
+/**
+ * The false-alarm rate to expect from a model, honestly: what its own calibration promises and,
+ * beside it, what the detection lab measured on benign traffic of days the model never saw.
+ */
+export const falseAlarmExpectationSchema = z.object({
+  /**
+   * Share of the model's validation windows (the last 20% of its own training days) above its
+   * threshold. With the default profile's threshold margin this is usually 0: it is no forecast.
+   */
+  promised: z.number(),
+  /**
+   * Share of other-day benign windows the lab flagged, for models trained the way this one was;
+   * null when the model's settings differ from every measured profile.
+   */
+  measured: z
+    .object({
+      /** The training profile the figure was measured for. */
+      profile: z.string(),
+      /** Mean over the lab's seeds, with the lowest and highest seed. */
+      mean: z.number(),
+      low: z.number(),
+      high: z.number(),
+      /** The command and data that produced the figure. */
+      source: z.string(),
+    })
+    .nullable(),
+});
+export type FalseAlarmExpectation = z.infer<typeof falseAlarmExpectationSchema>;
+
 /** The active model, as the API and dashboard show it. */
 export const modelSummarySchema = z.object({
   version: z.string(),
@@ -212,6 +241,10 @@ export const modelSummarySchema = z.object({
   trainedAt: z.string(),
   explainedVariance: z.tuple([z.number(), z.number()]),
   trainingFlows: z.number().int(),
+  trainingWindows: z.number().int(),
+  /** Training's warnings about the model's reliability (too few windows); empty when none. */
+  warnings: z.array(z.string()),
+  falseAlarms: falseAlarmExpectationSchema,
 });
 export type ModelSummary = z.infer<typeof modelSummarySchema>;
 

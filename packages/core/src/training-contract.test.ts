@@ -10,22 +10,21 @@ import {
 } from "./training-contract.ts";
 
 describe("training settings", () => {
-  it("fill in the CLI's defaults, the strides following the window", () => {
+  it("fill in the CLI's defaults, the stride following the window", () => {
+    // No training stride: training picks it as `floodwatch train` does (the window budget).
     expect(trainingSettingsSchema.parse({})).toEqual({
       window: 50,
       stride: 50,
-      trainStride: 50,
       trees: 100,
       maxSamples: 256,
       quantile: 0.01,
       seed: 42,
       features: [...DEFAULT_FEATURES],
     });
-    expect(trainingSettingsSchema.parse({ window: "20", stride: "10" })).toMatchObject({
-      window: 20,
-      stride: 10,
-      trainStride: 10,
-    });
+    const small = trainingSettingsSchema.parse({ window: "20", stride: "10" });
+    expect(small).toMatchObject({ window: 20, stride: 10 });
+    expect("trainStride" in small).toBe(false);
+    expect(trainingSettingsSchema.parse({ trainStride: "5" }).trainStride).toBe(5);
   });
 
   it("read a comma list of features and parse their own output again unchanged", () => {

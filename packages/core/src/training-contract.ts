@@ -5,7 +5,7 @@
  */
 import { DEFAULT_FEATURES, canonicalColumnKey } from "./flow-features.ts";
 import type { TrainingJobStatus } from "./stream-contracts.ts";
-import { DEFAULT_THRESHOLD_QUANTILE } from "./threshold.ts";
+import { TRAINING_DEFAULTS } from "./training-defaults.ts";
 import { z } from "zod";
 
 /** Name of the BullMQ queue of training jobs (its keys live under `keys.queuePrefix`). */
@@ -53,8 +53,10 @@ const featureList = z.preprocess(
 
 /**
  * Training settings as a client sends them (strings from a query string or form fields, or
- * numbers), resolved to a complete {@link TrainingSettings}: `stride` defaults to `window`,
- * `trainStride` to `stride`. Unknown names are refused, so a typo never trains with a default.
+ * numbers), resolved to a complete {@link TrainingSettings} with the defaults `floodwatch train`
+ * uses ({@link TRAINING_DEFAULTS}): `stride` defaults to `window`; `trainStride` stays unset
+ * unless given, and training then picks it as the CLI does (the default profile's window budget).
+ * Unknown names are refused, so a typo never trains with a default.
  */
 export const trainingSettingsSchema = z
   .strictObject({
@@ -73,14 +75,14 @@ export const trainingSettingsSchema = z
     features: featureList,
   })
   .transform((input, ctx) => {
-    const window = input.window ?? 50;
+    const window = input.window ?? TRAINING_DEFAULTS.window;
     const stride = input.stride ?? window;
-    const trainStride = input.trainStride ?? stride;
+    const trainStride = input.trainStride;
     for (const [field, value] of [
       ["stride", stride],
       ["trainStride", trainStride],
     ] as const) {
-      if (value > window) {
+      if (value !== undefined && value > window) {
         ctx.issues.push({
           code: "custom",
           path: [field],
@@ -106,11 +108,11 @@ export const trainingSettingsSchema = z
     return {
       window,
       stride,
-      trainStride,
-      trees: input.trees ?? 100,
-      maxSamples: input.maxSamples ?? 256,
-      quantile: input.quantile ?? DEFAULT_THRESHOLD_QUANTILE,
-      seed: input.seed ?? 42,
+      ...(trainStride === undefined ? {} : { trainStride }),
+      trees: input.trees ?? TRAINING_DEFAULTS.trees,
+      maxSamples: input.maxSamples ?? TRAINING_DEFAULTS.maxSamples,
+      quantile: input.quantile ?? TRAINING_DEFAULTS.quantile,
+      seed: input.seed ?? TRAINING_DEFAULTS.seed,
       features,
     };
   });
@@ -192,6 +194,10 @@ export const trainingJobResultSchema = z.object({
   windows: z.number().int(),
   threshold: z.number(),
   validationFpr: z.number(),
+  /** Stride of the training windows, as picked when the settings left it unset. */
+  trainStride: z.number().int().optional(),
+  /** Training's warnings about the model's reliability (the model file records them too). */
+  warnings: z.array(z.string()).default([]),
   evaluation: trainingEvaluationSchema.nullable(),
 });
 export type TrainingJobResult = z.infer<typeof trainingJobResultSchema>;

@@ -21,7 +21,7 @@ function flowBatch(rows: readonly (readonly number[])[], lines?: number[], attac
     count: rows.length,
     featureCount,
     values: Float64Array.from(rows.flat()),
-    lines: Float64Array.from(lines ?? rows.map((_, i) => i + 1)),
+    lines: Uint32Array.from(lines ?? rows.map((_, i) => i + 1)),
     attack: Uint8Array.from(attack ?? rows.map(() => 0)),
   };
   return batch;
@@ -481,7 +481,7 @@ describe("WindowAggregator against the naive reference", () => {
       count: flows,
       featureCount: features,
       values,
-      lines: new Float64Array(flows),
+      lines: new Uint32Array(flows),
       attack: new Uint8Array(flows),
     };
     const actual = new WindowAggregator(features, spec).push(batch).features;

@@ -76,8 +76,11 @@ export interface FlowBatch {
   featureCount: number;
   /** `count * featureCount` values, already finite (imputation happens before). */
   values: Float64Array;
-  /** Source line number of each flow (1-based file lines). */
-  lines: Float64Array;
+  /**
+   * Source line number of each flow (1-based file lines). Four bytes, not a double: the reader
+   * refuses an input past line 4,294,967,295 (`too_many_lines`), and entries carry half the bytes.
+   */
+  lines: Uint32Array;
   /** 1 = labelled non-BENIGN, 0 = benign or unlabelled. */
   attack: Uint8Array;
   /** Who and when of each flow, when the input has those columns; not used by the model. */

@@ -75,7 +75,7 @@ describe("ECOD", () => {
 describe("Mahalanobis", () => {
   it("sees statistics that move apart, not only far", () => {
     const model = fitMahalanobis(correlated(), 200, 2);
-    const scratch = new Float64Array(2);
+    const scratch = new Float64Array(4);
     const along = mahalanobisDistance(model, Float64Array.of(150, 300), 0, scratch);
     const apart = mahalanobisDistance(model, Float64Array.of(100, 300), 0, scratch);
     expect(model.mean[0]).toBe(99.5);
@@ -85,6 +85,59 @@ describe("Mahalanobis", () => {
     expect(apart).toBeGreaterThan(10 * along);
     const shares = mahalanobisContributions(model, Float64Array.of(100, 300), 0);
     expect(shares[0]! + shares[1]!).toBeCloseTo(apart, 9);
+  });
+});
+
+describe("Mahalanobis distance, four rows at a time", () => {
+  /** The plain row-by-row product: the order of additions every model was calibrated with. */
+  function rowByRow(mean: Float64Array, whitening: Float64Array, x: Float64Array): number {
+    const d = Array.from(mean, (m, j) => x[j]! - m);
+    let total = 0;
+    let p = 0;
+    for (let i = 0; i < mean.length; i++) {
+      let row = 0;
+      for (let j = 0; j <= i; j++) row += whitening[p++]! * d[j]!;
+      total += row * row;
+    }
+    return total;
+  }
+
+  /** `dᵢ (Wᵀ W d)ᵢ` with one running sum per row, as the contributions were first written. */
+  function plainShares(mean: Float64Array, whitening: Float64Array, x: Float64Array): number[] {
+    const width = mean.length;
+    const d = Array.from(mean, (m, j) => x[j]! - m);
+    const y = new Array<number>(width).fill(0);
+    let p = 0;
+    for (let i = 0; i < width; i++)
+      for (let j = 0; j <= i; j++) y[i] = y[i]! + whitening[p++]! * d[j]!;
+    const pd = new Array<number>(width).fill(0);
+    p = 0;
+    for (let i = 0; i < width; i++)
+      for (let j = 0; j <= i; j++) pd[j] = pd[j]! + whitening[p++]! * y[i]!;
+    return pd.map((v, j) => v * d[j]!);
+  }
+
+  it("equals the row-by-row product to the bit, at every width", () => {
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648 - 0.5;
+    };
+    for (const width of [1, 2, 3, 4, 5, 7, 8, 13, 100, 101]) {
+      const mean = Float64Array.from({ length: width }, () => random() * 1e3);
+      const whitening = Float64Array.from({ length: (width * (width + 1)) / 2 }, () => random());
+      const scratch = new Float64Array(2 * width);
+      for (let trial = 0; trial < 20; trial++) {
+        const x = Float64Array.from({ length: width }, () => random() * 1e4);
+        const fast = mahalanobisDistance({ mean, whitening }, x, 0, scratch);
+        expect(fast, `width ${width}`).toBe(rowByRow(mean, whitening, x));
+        const shares = mahalanobisContributions({ mean, whitening }, x, 0);
+        const plain = plainShares(mean, whitening, x);
+        for (let j = 0; j < width; j++) {
+          expect(shares[j]!, `width ${width}, dimension ${j}`).toBeCloseTo(plain[j]!, 6);
+        }
+      }
+    }
   });
 });
 

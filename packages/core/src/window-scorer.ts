@@ -96,7 +96,7 @@ export class WindowScorer {
     this.#ecod = detection?.ecod ? new EcodScorer(detection.ecod, width) : null;
     this.#guard = detection?.guard ?? null;
     this.#mahalanobis = detection?.mahalanobis ?? null;
-    this.#scratch = new Float64Array(width);
+    this.#scratch = new Float64Array(2 * width);
     this.#fusion = detection?.fusion ?? null;
   }
 

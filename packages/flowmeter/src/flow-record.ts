@@ -2,13 +2,13 @@
  * A finished flow and its CSV line in the original CICFlowMeter layout (the CIC-IDS2017
  * GeneratedLabelledFlows header, which core's CSV reader and every model read).
  */
-import { GENERATED_FLOW_CSV_HEADER } from "@floodwatch/core/generator";
+import { ORIGINAL_FLOW_CSV_HEADER } from "@floodwatch/core";
 
 /** Why a flow ended. */
 export type FlowEndReason = "fin" | "rst" | "timeout" | "evicted" | "end";
 
 /** The 85 header names, spelled as in the original files (leading spaces included). */
-const ORIGINAL_COLUMNS = GENERATED_FLOW_CSV_HEADER.split(",");
+const ORIGINAL_COLUMNS = ORIGINAL_FLOW_CSV_HEADER.split(",");
 /** Columns before the features: Flow ID, Source IP, Source Port, Destination IP, Destination Port, Protocol, Timestamp. */
 const ID_COLUMNS = 7;
 

@@ -11,6 +11,7 @@ import {
   TrainingError,
   TrainingFlows,
   WindowEvaluation,
+  profileTrainStride,
   readTrainingSequence,
   scoreFlowCsv,
   trainModel,
@@ -107,11 +108,10 @@ export async function runTraining(
   }
   progress.rowsRead = rowsRead(reader.stats);
   progress.stage = "windows";
-  progress.windows = trainingWindowCount(
-    flows.flows,
-    { size: settings.window, stride: settings.stride },
-    settings.trainStride,
-  );
+  const window = { size: settings.window, stride: settings.stride };
+  // Unset, the stride is the one `floodwatch train` would pick for this input.
+  const trainStride = settings.trainStride ?? profileTrainStride(flows, window);
+  progress.windows = trainingWindowCount(flows.flows, window, trainStride);
   await report({ ...progress });
 
   // trainModel is synchronous (a few seconds on the largest accepted upload): the reports it
@@ -121,8 +121,8 @@ export async function runTraining(
   try {
     model = trainModel(flows, {
       features: settings.features,
-      window: { size: settings.window, stride: settings.stride },
-      trainStride: settings.trainStride,
+      window,
+      trainStride,
       trees: settings.trees,
       maxSamples: settings.maxSamples,
       quantile: settings.quantile,
@@ -166,6 +166,8 @@ export async function runTraining(
     windows: model.training.windows,
     threshold: model.threshold.value,
     validationFpr: model.threshold.validationFpr,
+    trainStride: model.training.trainStride,
+    warnings: [...(model.training.warnings ?? [])],
     evaluation,
   };
   // Metadata first, so a version never shows up in a listing without it.

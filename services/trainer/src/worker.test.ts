@@ -2,7 +2,19 @@
  * The training worker in-process against a real redis-server: jobs as the API enqueues them,
  * progress on the channel, versions in the registry, and the reasons of failing jobs.
  */
-import { parseModel } from "@floodwatch/core";
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import {
+  DEFAULT_FEATURES,
+  FEW_TRAINING_WINDOWS,
+  TOOL_VERSION,
+  TRAINING_DEFAULTS,
+  TrainingFlows,
+  modelSummaryOf,
+  parseModel,
+  readTrainingSequence,
+  trainModel,
+} from "@floodwatch/core";
 import {
   activeModelVersion,
   loadModel,
@@ -51,12 +63,16 @@ describe("training worker", () => {
     const job = await t.finished(jobId);
     expect(job.failedReason).toBeFalsy();
     const result = job.returnvalue;
+    // No training stride asked for: the default profile's, as `floodwatch train` picks it
+    // (5,000 flows are fewer than the 5,000-window budget needs at stride 2, so stride 1).
     expect(result).toMatchObject({
       rowsRead: 5000,
       rowsRejected: 0,
       flows: 5000,
       flowsExcluded: 0,
-      windows: 100,
+      windows: 4951,
+      trainStride: 1,
+      warnings: [],
     });
     // The generator writes a Label column (all BENIGN here): evaluated, without attack windows.
     expect(result.evaluation).toMatchObject({ windows: 100, attackWindows: 0, precision: null });
@@ -82,14 +98,21 @@ describe("training worker", () => {
     expect(calibration.progress).toEqual({
       stage: "calibration",
       rowsRead: 5000,
-      windows: 100,
+      windows: 4951,
       treesGrown: 40,
       trees: 40,
     });
 
     // Stored as a new version, not activated, with its metadata; the input is gone.
     const model = await loadModel(t.redis, t.keys, result.version);
-    expect(model.training).toMatchObject({ flows: 5000, windows: 100, trees: 40, seed: 7 });
+    expect(model.training).toMatchObject({
+      flows: 5000,
+      windows: 4951,
+      trainStride: 1,
+      trees: 40,
+      seed: 7,
+    });
+    expect(model.training.warnings).toBeUndefined();
     expect(model.training.sources).toEqual(["benign.csv"]);
     expect(await t.redis.zscore(t.keys.models, result.version)).not.toBeNull();
     expect(await activeModelVersion(t.redis, t.keys)).toBeNull();
@@ -101,8 +124,9 @@ describe("training worker", () => {
       rowsRead: 5000,
       labelled: true,
       flowsExcluded: 0,
-      settings: { window: 50, stride: 50, trainStride: 50, trees: 40, seed: 7 },
+      settings: { window: 50, stride: 50, trees: 40, seed: 7 },
     });
+    expect(meta?.settings?.trainStride).toBeUndefined();
     expect(meta?.evaluation).toMatchObject({ windows: 100, attackWindows: 0, precision: null });
     expect(await t.redis.exists(inputKey)).toBe(0);
 
@@ -115,7 +139,7 @@ describe("training worker", () => {
 
   it("fails a file with too few rows, saying how many windows the settings need", async () => {
     const t = await open();
-    const jobId = await t.submit(generatedCsv(400, 3));
+    const jobId = await t.submit(generatedCsv(400, 3), { trainStride: 50 });
     const { metrics } = t.startWorker();
     const job = await t.finished(jobId);
     expect(await job.getState()).toBe("failed");
@@ -130,6 +154,59 @@ describe("training worker", () => {
     expect(
       sample(await metrics.registry.metrics(), 'floodwatch_training_jobs_total{outcome="failed"}'),
     ).toBe(1);
+  });
+
+  it("trains, with no settings, the model `floodwatch train` builds from the same file", async () => {
+    const t = await open();
+    const csv = generatedCsv(3000, 31);
+    const jobId = await t.submit(csv, {}, "benign.csv");
+    t.startWorker();
+    const job = await t.finished(jobId);
+    expect(job.failedReason).toBeFalsy();
+
+    // The CLI's call with every option left unset (train.ts passes TRAINING_DEFAULTS for the
+    // forest and threshold settings, which are trainModel's own defaults).
+    const flows = new TrainingFlows(DEFAULT_FEATURES.length);
+    const input = Readable.from([Buffer.from(csv)]);
+    await readTrainingSequence(input, flows, DEFAULT_FEATURES);
+    const cli = trainModel(flows, {
+      features: DEFAULT_FEATURES,
+      trees: TRAINING_DEFAULTS.trees,
+      maxSamples: TRAINING_DEFAULTS.maxSamples,
+      quantile: TRAINING_DEFAULTS.quantile,
+      seed: TRAINING_DEFAULTS.seed,
+      createdAt: "2026-01-01T00:00:00.000Z",
+      toolVersion: TOOL_VERSION,
+      contentHash: `sha256:${createHash("sha256").update(csv).digest("hex")}`,
+      sources: ["benign.csv"],
+    });
+    // The version digests everything but the creation time: same settings, same model.
+    expect(job.returnvalue.version).toBe(cli.version);
+    expect(job.returnvalue.trainStride).toBe(cli.training.trainStride);
+    expect(cli.training.windows).toBe(2951);
+  });
+
+  it("records a warning in the model when it is trained on too few windows", async () => {
+    const t = await open();
+    // 3,000 flows at training stride 50: 60 windows, fewer than FEW_TRAINING_WINDOWS.
+    const jobId = await t.submit(generatedCsv(3000, 32), { trainStride: 50, trees: 20 });
+    t.startWorker();
+    const job = await t.finished(jobId);
+    expect(job.failedReason).toBeFalsy();
+    const result = job.returnvalue;
+    expect(result.windows).toBe(60);
+    expect(FEW_TRAINING_WINDOWS).toBeGreaterThan(60);
+    expect(result.warnings[0]).toBe(
+      `trained on 60 windows, fewer than ${FEW_TRAINING_WINDOWS}: with this little benign ` +
+        `traffic the false-alarm rate on a new day runs above what the lab measured ` +
+        `(docs/detection.md) — train on more benign flows or with a smaller --train-stride`,
+    );
+    // 12 validation windows at the 1% quantile: the second warning, about the threshold.
+    expect(result.warnings).toHaveLength(2);
+    expect(result.warnings[1]).toMatch(/^the threshold rests on 12 validation windows/);
+    const model = await loadModel(t.redis, t.keys, result.version);
+    expect(model.training.warnings).toEqual(result.warnings);
+    expect(modelSummaryOf(model).warnings).toEqual(result.warnings);
   });
 
   it("fails a file without the feature columns, naming the missing ones", async () => {

@@ -6,9 +6,9 @@
 import type { TrainingJobStatus, WindowResult } from "@floodwatch/core/stream-contracts";
 import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import type { RuntimeConfig } from "../env.ts";
-import type { ApiClient, ModelListEntry } from "../lib/api-client.ts";
+import type { ApiClient } from "../lib/api-client.ts";
 import { CappedHistory } from "../lib/capped-history.ts";
-import { LiveSession, messageOf } from "../lib/live-session.ts";
+import { LiveSession } from "../lib/live-session.ts";
 import {
   HISTORY_CAPACITY,
   uploadsNewestFirst,
@@ -23,6 +23,7 @@ import { DeadLetters } from "./dead-letters.tsx";
 import { IncidentsPanel } from "./incidents-panel.tsx";
 import { MutesPanel } from "./mutes-panel.tsx";
 import { useIncidentWindows } from "./use-incident-windows.ts";
+import { useApiResource } from "./use-api-resource.ts";
 import { useIncidents } from "./use-incidents.ts";
 import { ModelPanel } from "./model-panel.tsx";
 import { ModelsPanel } from "./models-panel.tsx";
@@ -42,27 +43,8 @@ const NO_WINDOWS: WindowHistories = {
 
 /** The published models, reloaded whenever they may have changed. */
 function useModels(api: ApiClient, modelsVersion: number) {
-  const [models, setModels] = useState<ModelListEntry[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [reloads, setReloads] = useState(0);
-  useEffect(() => {
-    let current = true;
-    api.models().then(
-      (list) => {
-        if (!current) return;
-        setModels(list);
-        setError(null);
-      },
-      (err: unknown) => {
-        if (current) setError(messageOf(err));
-      },
-    );
-    return () => {
-      current = false;
-    };
-  }, [api, modelsVersion, reloads]);
-  const reload = useCallback(() => setReloads((n) => n + 1), []);
-  return { models, error, reload };
+  const { data, error, reload } = useApiResource(() => api.models(), [api, modelsVersion]);
+  return { models: data, error, reload };
 }
 
 /** The dashboard page's client root. */
@@ -102,7 +84,7 @@ export function Dashboard({ apiUrl, ingestUrl }: RuntimeConfig) {
       : (snapshot.windowsByUpload.get(selectedId) ?? NO_WINDOWS);
 
   // An incident clicked in the Incidents panel narrows the alert log and timeline to its windows.
-  const { incidents, error: incidentsError } = useIncidents(session.api);
+  const { incidents, error: incidentsError } = useIncidents(session.api, snapshot.incidentsVersion);
   const [incidentId, setIncidentId] = useState<string | null>(null);
   const incidentWindows = useIncidentWindows(session.api, incidentId);
   const openIncidents = incidents?.filter((i) => i.state === "open").length ?? 0;

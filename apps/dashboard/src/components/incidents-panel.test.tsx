@@ -1,34 +1,8 @@
 // @vitest-environment jsdom
-import type { Incident } from "@floodwatch/core/incident-contracts";
 import { fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
+import { incident } from "../test-fixtures.ts";
 import { IncidentsPanel } from "./incidents-panel.tsx";
-
-function incident(overrides: Partial<Incident> = {}): Incident {
-  return {
-    id: "u1-1",
-    uploadId: "u1",
-    state: "closed",
-    firstWindow: 14,
-    lastWindow: 115,
-    windows: 102,
-    anomalousWindows: 100,
-    flows: 5_100,
-    worstScore: -0.1939,
-    meanScore: -0.1377,
-    start: "2017-07-07T15:56:00.000Z",
-    end: "2017-07-07T16:16:00.000Z",
-    openedAt: 0,
-    closedAt: 1,
-    victims: [{ ip: "192.168.10.50", flows: 5_000 }],
-    sources: { top: [{ ip: "172.16.0.1", flows: 5_000 }], distinct: 1 },
-    ports: [{ port: 80, protocol: 6, flows: 5_000 }],
-    features: [{ feature: "Flow Packets/s", weight: 0.4, windows: 100 }],
-    modelVersion: "m1",
-    muted: false,
-    ...overrides,
-  };
-}
 
 describe("IncidentsPanel", () => {
   it("lists victim, duration, windows, worst score and features; a click selects and shows details", () => {

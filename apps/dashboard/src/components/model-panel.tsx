@@ -1,6 +1,7 @@
 /** The active model: what it looks at and where its threshold comes from. */
 import type { ModelSummary } from "@floodwatch/core/stream-contracts";
 import { formatCount, formatPercent, formatScore, formatUtcDateTime } from "../lib/format.ts";
+import { FalseAlarms, ModelWarnings } from "./false-alarms.tsx";
 import { Panel } from "./ui.tsx";
 
 /** The model panel. */
@@ -25,13 +26,19 @@ export function ModelPanel({ model }: { model: ModelSummary | null }) {
           </dd>
           <dt className="text-slate-300">Validation FPR</dt>
           <dd data-testid="model-fpr">{formatPercent(model.validationFpr, 2)}</dd>
+          <dt className="text-slate-300">False alarms</dt>
+          <dd>
+            <FalseAlarms model={model} />
+          </dd>
           <dt className="text-slate-300">Window</dt>
           <dd>
             {model.window} flows, stride {model.stride}
           </dd>
           <dt className="text-slate-300">Trained</dt>
           <dd>
-            {formatUtcDateTime(model.trainedAt)} on {formatCount(model.trainingFlows)} flows
+            {formatUtcDateTime(model.trainedAt)} on {formatCount(model.trainingFlows)} flows,{" "}
+            {formatCount(model.trainingWindows)} windows
+            <ModelWarnings model={model} />
           </dd>
           <dt className="text-slate-300">PCA</dt>
           <dd>

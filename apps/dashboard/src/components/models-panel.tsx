@@ -14,6 +14,7 @@ import {
 } from "../lib/format.ts";
 import { messageOf } from "../lib/live-session.ts";
 import { trainingFraction, trainingStageText } from "../lib/training-progress.ts";
+import { FalseAlarms, ModelWarnings } from "./false-alarms.tsx";
 import { Badge, buttonClass, Panel, primaryButtonClass, ProgressBar } from "./ui.tsx";
 
 /** How often a running job is polled, as a fallback to its `training` messages. */
@@ -110,7 +111,7 @@ export function ModelsPanel({
                     Threshold
                   </th>
                   <th scope="col" className="pr-3">
-                    Val. FPR
+                    False alarms
                   </th>
                   <th scope="col" className="pr-3">
                     Training flows
@@ -131,6 +132,8 @@ export function ModelsPanel({
                   >
                     <td className="py-1.5 pr-3 font-mono">
                       {m.version} {m.active ? <Badge tone="ok">active</Badge> : null}
+                      {m.warnings.length > 0 ? <Badge tone="warn">warning</Badge> : null}
+                      <ModelWarnings model={m} />
                     </td>
                     <td className="pr-3 whitespace-nowrap">{formatUtcDateTime(m.trainedAt)}</td>
                     <td className="pr-3 whitespace-nowrap">
@@ -141,7 +144,9 @@ export function ModelsPanel({
                       {formatScore(m.threshold)}{" "}
                       <span className="text-xs text-slate-300">q {formatPercent(m.quantile)}</span>
                     </td>
-                    <td className="pr-3">{formatPercent(m.validationFpr, 2)}</td>
+                    <td className="pr-3">
+                      <FalseAlarms model={m} />
+                    </td>
                     <td className="pr-3">{formatCount(m.trainingFlows)}</td>
                     <td className="flex gap-1.5 py-1 whitespace-nowrap">
                       {m.active ? null : (

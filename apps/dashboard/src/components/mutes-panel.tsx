@@ -3,12 +3,13 @@
  * recorded but not notified) with a form to add one and a button to remove each, and the last
  * notification outcome of every endpoint.
  */
-import type { EndpointStatus, Mute } from "@floodwatch/core/incident-contracts";
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import type { EndpointStatus } from "@floodwatch/core/incident-contracts";
+import { useState, type FormEvent } from "react";
 import type { ApiClient } from "../lib/api-client.ts";
 import { formatClock } from "../lib/format.ts";
 import { messageOf } from "../lib/live-session.ts";
 import { Panel, buttonClass, primaryButtonClass } from "./ui.tsx";
+import { useApiResource } from "./use-api-resource.ts";
 
 /** Endpoints' outcomes change only as notifications go out; a slow poll is plenty. */
 const POLL_MS = 5_000;
@@ -27,38 +28,17 @@ function outcomeOf(status: EndpointStatus): string {
 
 /** See the module comment. */
 export function MutesPanel({ api }: { api: ApiClient }) {
-  const [mutes, setMutes] = useState<Mute[] | null>(null);
-  const [endpoints, setEndpoints] = useState<EndpointStatus[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const [reloads, setReloads] = useState(0);
+  const polled = useApiResource(
+    () => Promise.all([api.mutes(), api.deliveryEndpoints()]),
+    [api],
+    POLL_MS,
+  );
+  const [mutes, endpoints] = polled.data ?? [null, [] as EndpointStatus[]];
+  const reload = polled.reload;
+  /** What the last add or remove answered when it failed; cleared by the next success. */
+  const [actionError, setActionError] = useState<string | null>(null);
+  const error = actionError ?? polled.error;
   const [form, setForm] = useState({ cidr: "", port: "", hours: "24", reason: "" });
-  const reload = useCallback(() => setReloads((n) => n + 1), []);
-
-  useEffect(() => {
-    let current = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const load = () => {
-      Promise.all([api.mutes(), api.deliveryEndpoints()])
-        .then(
-          ([list, statuses]) => {
-            if (!current) return;
-            setMutes(list);
-            setEndpoints(statuses);
-          },
-          (err: unknown) => {
-            if (current) setError(messageOf(err));
-          },
-        )
-        .finally(() => {
-          if (current) timer = setTimeout(load, POLL_MS);
-        });
-    };
-    load();
-    return () => {
-      current = false;
-      clearTimeout(timer);
-    };
-  }, [api, reloads]);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -72,11 +52,11 @@ export function MutesPanel({ api }: { api: ApiClient }) {
       })
       .then(
         () => {
-          setError(null);
+          setActionError(null);
           setForm((f) => ({ ...f, cidr: "", port: "", reason: "" }));
           reload();
         },
-        (err: unknown) => setError(messageOf(err)),
+        (err: unknown) => setActionError(messageOf(err)),
       );
   };
 
@@ -110,7 +90,9 @@ export function MutesPanel({ api }: { api: ApiClient }) {
               type="button"
               className={buttonClass}
               onClick={() => {
-                api.removeMute(mute.id).then(reload, (err: unknown) => setError(messageOf(err)));
+                api
+                  .removeMute(mute.id)
+                  .then(reload, (err: unknown) => setActionError(messageOf(err)));
               }}
             >
               Remove

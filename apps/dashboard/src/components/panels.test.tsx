@@ -18,6 +18,29 @@ describe("ModelPanel", () => {
     expect(screen.getByTestId("model-fpr").textContent).toBe("1.00%");
     expect(screen.getByTestId("model-panel").textContent).toContain("50 flows, stride 50");
     expect(screen.getByTestId("model-features").children).toHaveLength(3);
+    expect(screen.getByTestId("false-alarms").textContent).toBe(
+      "promised 1.00% · not measured for these settings",
+    );
+    expect(screen.queryByTestId("model-warnings")).toBeNull();
+  });
+
+  it("shows the lab's other-day false alarms beside the promise, and training's warnings", () => {
+    const model = modelSummary({
+      warnings: ["trained on 62 windows, fewer than 300"],
+      falseAlarms: {
+        promised: 0,
+        measured: { profile: "default", mean: 0.04, low: 0.03, high: 0.06, source: "the lab" },
+      },
+    });
+    render(<ModelPanel model={model} />);
+    const falseAlarms = screen.getByTestId("false-alarms");
+    expect(falseAlarms.textContent).toBe("promised 0.00% · lab, other days 4.0% (3.0%–6.0%)");
+    expect(falseAlarms.querySelector("[title]")!.getAttribute("title")).toBe(
+      "default profile; the lab",
+    );
+    expect(screen.getByTestId("model-warnings").textContent).toBe(
+      "⚠ trained on 62 windows, fewer than 300",
+    );
   });
 });
 

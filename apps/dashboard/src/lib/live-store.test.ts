@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { modelSummary, summary, uploadStatus, windowResult } from "../test-fixtures.ts";
+import { incident, modelSummary, summary, uploadStatus, windowResult } from "../test-fixtures.ts";
 import { HISTORY_CAPACITY, LiveStore, TRACKED_UPLOADS, uploadsNewestFirst } from "./live-store.ts";
 
 /** A store whose frames run only when the test calls `frame()`. */
@@ -132,6 +132,18 @@ describe("LiveStore", () => {
     frame();
     expect(store.getSnapshot().modelsVersion).toBe(2);
     expect(store.getSnapshot().trainingJobs.get("7")?.version).toBe("v3");
+  });
+
+  it("counts incident events, so the incidents list is read again", () => {
+    const { store, frame } = manualStore();
+    expect(store.getSnapshot().incidentsVersion).toBe(0);
+    store.enqueue({ type: "incident", event: "incident.opened", incident: incident() });
+    store.enqueue({ type: "incident", event: "incident.updated", incident: incident() });
+    frame();
+    expect(store.getSnapshot().incidentsVersion).toBe(2);
+    store.enqueue({ type: "summary", summary: summary() });
+    frame();
+    expect(store.getSnapshot().incidentsVersion).toBe(2);
   });
 
   it("shows a connection change on the next frame", () => {

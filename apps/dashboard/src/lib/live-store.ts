@@ -44,6 +44,8 @@ export interface LiveSnapshot {
   windowsVersion: number;
   /** Increments when the set of models may have changed (new active model, finished training). */
   modelsVersion: number;
+  /** Increments with every `incident` event: the incidents list is worth reading again. */
+  incidentsVersion: number;
   summary: Summary | null;
   /** The active model: from the latest `model` message or summary. */
   model: ModelSummary | null;
@@ -96,6 +98,7 @@ export class LiveStore {
       version: 0,
       windowsVersion: 0,
       modelsVersion: 0,
+      incidentsVersion: 0,
       summary: null,
       model: null,
       uploads: this.#uploads,
@@ -132,7 +135,7 @@ export class LiveStore {
     }
     const batch = this.#pending;
     this.#pending = [];
-    let { summary, model, windowsVersion, modelsVersion } = this.#snapshot;
+    let { summary, model, windowsVersion, modelsVersion, incidentsVersion } = this.#snapshot;
     this.#uploadsCopied = false;
     let jobsChanged = false;
     let windowsChanged = false;
@@ -161,6 +164,9 @@ export class LiveStore {
         case "upload":
           this.#applyUpload(message.upload);
           break;
+        case "incident":
+          incidentsVersion += 1;
+          break;
         case "training": {
           const before = this.#trainingJobs.get(message.job.jobId);
           if (!jobsChanged) this.#trainingJobs = new Map(this.#trainingJobs);
@@ -178,6 +184,7 @@ export class LiveStore {
       version: this.#snapshot.version + 1,
       windowsVersion,
       modelsVersion,
+      incidentsVersion,
       summary,
       model,
       uploads: this.#uploads,

@@ -7,7 +7,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { modelVersionOf, parseModel, serializeModel } from "@floodwatch/core";
+import {
+  LAB_FALSE_ALARMS,
+  LAB_FALSE_ALARMS_SOURCE,
+  modelVersionOf,
+  parseModel,
+  serializeModel,
+} from "@floodwatch/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   startModelApi,
@@ -55,8 +61,14 @@ afterAll(async () => {
 describe("floodwatch model", () => {
   it("publishes, lists, activates and downloads through the API", async () => {
     const defaultModel = parseModel(await readFile(DEFAULT_MODEL, "utf8"));
-    // A second, distinct model: the default with another threshold, under its own version.
-    const variant = { ...defaultModel, threshold: { ...defaultModel.threshold, value: -0.25 } };
+    // A second, distinct model: the default with another threshold and a training warning,
+    // under its own version.
+    const warning = "trained on 62 windows, fewer than 300";
+    const variant = {
+      ...defaultModel,
+      threshold: { ...defaultModel.threshold, value: -0.25 },
+      training: { ...defaultModel.training, warnings: [warning] },
+    };
     variant.version = modelVersionOf(variant);
     const variantPath = join(dir, "variant.json");
     await writeFile(variantPath, serializeModel(variant));
@@ -70,7 +82,9 @@ describe("floodwatch model", () => {
     const listed = await floodwatch(["model", "list"]);
     expect(listed.code).toBe(0);
     const lines = listed.stdout.trimEnd().split("\n");
-    expect(lines).toHaveLength(3);
+    // The table, the source of the lab's figure (the default model is default-profile), then
+    // the warnings.
+    expect(lines).toHaveLength(5);
     expect(lines[0]!.split(/\s+/)).toEqual([
       "VERSION",
       "ACTIVE",
@@ -78,16 +92,23 @@ describe("floodwatch model", () => {
       "THRESHOLD",
       "QUANTILE",
       "FPR",
+      "LAB",
+      "FPR",
       "FLOWS",
+      "WINDOWS",
     ]);
+    const lab = LAB_FALSE_ALARMS.default;
+    const labCell = `${lab.mean.toFixed(2)} (${lab.low.toFixed(2)}-${lab.high.toFixed(2)})`;
     const trained = defaultModel.createdAt.slice(0, 16).replace("T", " ");
     expect(lines[1]!.split(/\s{2,}/)).toEqual([
-      variant.version,
+      `${variant.version} !`,
       trained,
       "-0.2500",
       String(defaultModel.threshold.quantile),
       defaultModel.threshold.validationFpr.toFixed(4),
+      labCell,
       String(defaultModel.training.flows),
+      String(defaultModel.training.windows),
     ]);
     expect(lines[2]!.split(/\s{2,}/)).toEqual([
       defaultModel.version,
@@ -96,8 +117,12 @@ describe("floodwatch model", () => {
       defaultModel.threshold.value.toFixed(4),
       String(defaultModel.threshold.quantile),
       defaultModel.threshold.validationFpr.toFixed(4),
+      labCell,
       String(defaultModel.training.flows),
+      String(defaultModel.training.windows),
     ]);
+    expect(lines[3]).toBe(`LAB FPR: false alarms on other days, ${LAB_FALSE_ALARMS_SOURCE}`);
+    expect(lines[4]).toBe(`! ${variant.version}: ${warning}`);
 
     const activated = await floodwatch(["model", "activate", variant.version]);
     expect(activated).toMatchObject({ code: 0, stderr: "" });

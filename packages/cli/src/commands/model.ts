@@ -111,19 +111,30 @@ async function list(target: ApiTarget, values: OptionValues): Promise<void> {
     return;
   }
   const { models } = await json(response, modelListSchema, "GET /api/models");
-  const rows = [["VERSION", "ACTIVE", "TRAINED", "THRESHOLD", "QUANTILE", "FPR", "FLOWS"]];
+  const rows = [
+    ["VERSION", "ACTIVE", "TRAINED", "THRESHOLD", "QUANTILE", "FPR", "LAB FPR", "FLOWS", "WINDOWS"],
+  ];
+  const warnings: string[] = [];
   for (const m of models) {
+    const lab = m.falseAlarms.measured;
     rows.push([
-      m.version,
+      m.version + (m.warnings.length > 0 ? " !" : ""),
       m.active ? "*" : "",
       m.trainedAt.slice(0, 16).replace("T", " "),
       m.threshold.toFixed(4),
       String(m.quantile),
       m.validationFpr.toFixed(4),
+      lab === null ? "-" : `${lab.mean.toFixed(2)} (${lab.low.toFixed(2)}-${lab.high.toFixed(2)})`,
       String(m.trainingFlows),
+      String(m.trainingWindows),
     ]);
+    for (const warning of m.warnings) warnings.push(`! ${m.version}: ${warning}`);
   }
   process.stdout.write(`${table(rows)}\n`);
+  // FPR is the model's own validation rate; LAB FPR what the lab measured on other days.
+  const source = models.find((m) => m.falseAlarms.measured !== null)?.falseAlarms.measured;
+  if (source) process.stdout.write(`LAB FPR: false alarms on other days, ${source.source}\n`);
+  if (warnings.length > 0) process.stdout.write(`${warnings.join("\n")}\n`);
 }
 
 async function publish(target: ApiTarget, path: string, activate: boolean): Promise<void> {

@@ -1,12 +1,13 @@
 import { writeFile } from "node:fs/promises";
 import {
   DEFAULT_FEATURES,
-  DEFAULT_THRESHOLD_QUANTILE,
   FLOW_TRANSFORMS,
   TOOL_VERSION,
+  TRAINING_DEFAULTS,
   TRAINING_PROFILES,
   VOTING_DETECTORS,
   TrainingFlows,
+  falseAlarmExpectationOf,
   readTrainingSequence,
   serializeModel,
   trainModel,
@@ -48,7 +49,7 @@ export const trainCommand: CommandSpec = {
   },
   async run({ values, positionals }) {
     const out = stringOption(values, "out", { required: true });
-    const size = intOption(values, "window", 50, { min: 2 });
+    const size = intOption(values, "window", TRAINING_DEFAULTS.window, { min: 2 });
     const stride = intOption(values, "stride", size, { min: 1, max: size });
     const profile = choiceOption(values, "profile", TRAINING_PROFILES, "default");
     // Unset options are left to the profile (model-training.ts), which picks them.
@@ -69,10 +70,13 @@ export const trainCommand: CommandSpec = {
       values["threshold-margin"] === undefined
         ? undefined
         : numberOption(values, "threshold-margin", 1, { gt: 0.999 });
-    const trees = intOption(values, "trees", 100, { min: 1, max: 10_000 });
-    const maxSamples = intOption(values, "max-samples", 256, { min: 2 });
-    const quantile = numberOption(values, "quantile", DEFAULT_THRESHOLD_QUANTILE, { gt: 0, lt: 1 });
-    const seed = intOption(values, "seed", 42, {});
+    const trees = intOption(values, "trees", TRAINING_DEFAULTS.trees, { min: 1, max: 10_000 });
+    const maxSamples = intOption(values, "max-samples", TRAINING_DEFAULTS.maxSamples, { min: 2 });
+    const quantile = numberOption(values, "quantile", TRAINING_DEFAULTS.quantile, {
+      gt: 0,
+      lt: 1,
+    });
+    const seed = intOption(values, "seed", TRAINING_DEFAULTS.seed, {});
     const featureList = stringOption(values, "features");
     const features = featureList
       ? featureList
@@ -98,7 +102,6 @@ export const trainCommand: CommandSpec = {
       }
     }
     const createdAt = createdAtOption(values["created-at"]);
-    const warnings: string[] = [];
     const model = trainModel(flows, {
       features,
       profile,
@@ -108,10 +111,7 @@ export const trainCommand: CommandSpec = {
       ...(detectors === undefined ? {} : { detectors }),
       ...(guardMargin === undefined ? {} : { guardMargin }),
       ...(thresholdMargin === undefined ? {} : { thresholdMargin }),
-      onWarning: (message) => {
-        warnings.push(message);
-        process.stderr.write(`warning: ${message}\n`);
-      },
+      onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
       trees,
       maxSamples,
       quantile,
@@ -143,7 +143,8 @@ export const trainCommand: CommandSpec = {
         quantile: model.threshold.quantile,
         validationFpr: model.threshold.validationFpr,
         pcaExplainedVariance: model.pca.explainedVarianceRatio,
-        warnings,
+        falseAlarms: falseAlarmExpectationOf(model),
+        warnings: model.training.warnings ?? [],
       }) + "\n",
     );
   },

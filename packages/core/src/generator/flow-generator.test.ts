@@ -1,10 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { ORIGINAL_FLOW_COLUMNS, ORIGINAL_FLOW_CSV_HEADER } from "../flow-features.ts";
 import {
   ATTACK_KINDS,
-  GENERATED_FLOW_COLUMNS,
-  GENERATED_FLOW_CSV_HEADER,
   GENERATED_LABELS,
   generateFlowCsv,
   type AttackKind,
@@ -19,7 +18,7 @@ const REAL_GENERATED_LABELLED_FLOWS = fileURLToPath(
 );
 const hasRealData = existsSync(REAL_GENERATED_LABELLED_FLOWS);
 
-const HEADER_NAMES = GENERATED_FLOW_CSV_HEADER.split(",");
+const HEADER_NAMES = ORIGINAL_FLOW_CSV_HEADER.split(",");
 
 /** Index of a column by its trimmed name; the first one for the duplicated ` Fwd Header Length`. */
 function col(name: string): number {
@@ -36,7 +35,7 @@ function csvText(options: FlowGeneratorOptions): string {
 function parseRows(options: FlowGeneratorOptions): string[][] {
   const lines = csvText(options).split("\n");
   expect(lines.pop()).toBe("");
-  expect(lines.shift()).toBe(GENERATED_FLOW_CSV_HEADER);
+  expect(lines.shift()).toBe(ORIGINAL_FLOW_CSV_HEADER);
   return lines.map((line) => line.split(","));
 }
 
@@ -66,8 +65,8 @@ const ATTACKS = ATTACK_KINDS.filter((kind) => kind !== "none");
 describe("generateFlowCsv header", () => {
   it("starts with the original 85-column header as its own chunk", () => {
     const first = generateFlowCsv({ flows: 3, attack: "none", seed: 1 }).next();
-    expect(first.value).toBe(GENERATED_FLOW_CSV_HEADER + "\n");
-    expect(HEADER_NAMES).toHaveLength(GENERATED_FLOW_COLUMNS);
+    expect(first.value).toBe(ORIGINAL_FLOW_CSV_HEADER + "\n");
+    expect(HEADER_NAMES).toHaveLength(ORIGINAL_FLOW_COLUMNS);
     expect(HEADER_NAMES[0]).toBe("Flow ID");
     expect(HEADER_NAMES[7]).toBe(" Flow Duration");
     expect(HEADER_NAMES[84]).toBe(" Label");
@@ -79,13 +78,13 @@ describe("generateFlowCsv header", () => {
     `equals the first line of the real GeneratedLabelledFlows file${hasRealData ? "" : " (skipped: ../shared/data is absent)"}`,
     () => {
       const realHeader = readFileSync(REAL_GENERATED_LABELLED_FLOWS, "utf8").split("\n")[0];
-      expect(GENERATED_FLOW_CSV_HEADER).toBe(realHeader);
+      expect(ORIGINAL_FLOW_CSV_HEADER).toBe(realHeader);
     },
   );
 
   it("yields only the header for 0 flows", () => {
     expect([...generateFlowCsv({ flows: 0, attack: "syn", seed: 1 })]).toEqual([
-      GENERATED_FLOW_CSV_HEADER + "\n",
+      ORIGINAL_FLOW_CSV_HEADER + "\n",
     ]);
   });
 });
@@ -113,7 +112,7 @@ describe.each(ATTACK_KINDS)("generateFlowCsv with attack %s", (attack) => {
 
   it("writes exactly the requested rows of 85 fields", () => {
     expect(rows).toHaveLength(4000);
-    for (const row of rows) expect(row).toHaveLength(GENERATED_FLOW_COLUMNS);
+    for (const row of rows) expect(row).toHaveLength(ORIGINAL_FLOW_COLUMNS);
   });
 
   it("labels attack flows only inside the attack phase", () => {

@@ -11,6 +11,7 @@
  * the traffic shapes, the row writer and the ASCII writer are its siblings. Exported from
  * `@floodwatch/core/generator`, not core's main entry: services never generate flows.
  */
+import { ORIGINAL_FLOW_CSV_HEADER } from "../flow-features.ts";
 import { createPrng } from "../prng.ts";
 import { AsciiChunkWriter, encodeAscii } from "./ascii-writer.ts";
 import { RowSummaries, writeRow } from "./row-writer.ts";
@@ -45,16 +46,6 @@ export const GENERATED_LABELS: Readonly<Record<AttackKind, string>> = Object.fre
   slowloris: "DoS slowloris",
 });
 
-/**
- * The header line of the original CIC-IDS2017 GeneratedLabelledFlows files, byte for byte:
- * 85 names, most with a leading space, and ` Fwd Header Length` twice.
- */
-export const GENERATED_FLOW_CSV_HEADER =
-  "Flow ID, Source IP, Source Port, Destination IP, Destination Port, Protocol, Timestamp, Flow Duration, Total Fwd Packets, Total Backward Packets,Total Length of Fwd Packets, Total Length of Bwd Packets, Fwd Packet Length Max, Fwd Packet Length Min, Fwd Packet Length Mean, Fwd Packet Length Std,Bwd Packet Length Max, Bwd Packet Length Min, Bwd Packet Length Mean, Bwd Packet Length Std,Flow Bytes/s, Flow Packets/s, Flow IAT Mean, Flow IAT Std, Flow IAT Max, Flow IAT Min,Fwd IAT Total, Fwd IAT Mean, Fwd IAT Std, Fwd IAT Max, Fwd IAT Min,Bwd IAT Total, Bwd IAT Mean, Bwd IAT Std, Bwd IAT Max, Bwd IAT Min,Fwd PSH Flags, Bwd PSH Flags, Fwd URG Flags, Bwd URG Flags, Fwd Header Length, Bwd Header Length,Fwd Packets/s, Bwd Packets/s, Min Packet Length, Max Packet Length, Packet Length Mean, Packet Length Std, Packet Length Variance,FIN Flag Count, SYN Flag Count, RST Flag Count, PSH Flag Count, ACK Flag Count, URG Flag Count, CWE Flag Count, ECE Flag Count, Down/Up Ratio, Average Packet Size, Avg Fwd Segment Size, Avg Bwd Segment Size, Fwd Header Length,Fwd Avg Bytes/Bulk, Fwd Avg Packets/Bulk, Fwd Avg Bulk Rate, Bwd Avg Bytes/Bulk, Bwd Avg Packets/Bulk,Bwd Avg Bulk Rate,Subflow Fwd Packets, Subflow Fwd Bytes, Subflow Bwd Packets, Subflow Bwd Bytes,Init_Win_bytes_forward, Init_Win_bytes_backward, act_data_pkt_fwd, min_seg_size_forward,Active Mean, Active Std, Active Max, Active Min,Idle Mean, Idle Std, Idle Max, Idle Min, Label";
-
-/** Number of columns in {@link GENERATED_FLOW_CSV_HEADER} and in every generated row. */
-export const GENERATED_FLOW_COLUMNS = 85;
-
 /** Options of {@link generateFlowCsv}. */
 export interface FlowGeneratorOptions {
   /** Total number of data rows (a non-negative integer). */
@@ -83,7 +74,7 @@ export interface FlowGeneratorOptions {
  * Streams a synthetic labelled CICFlowMeter CSV as text chunks.
  *
  * Format, mimicking the original CIC-IDS2017 GeneratedLabelledFlows files:
- * - the first chunk is exactly {@link GENERATED_FLOW_CSV_HEADER} plus `"\n"`; every later chunk
+ * - the first chunk is exactly {@link ORIGINAL_FLOW_CSV_HEADER} plus `"\n"`; every later chunk
  *   holds whole rows and is at most 64 KiB (all text is ASCII, so characters are bytes);
  * - lines end in `"\n"`, as in the shared copies of the original files (a reader should still
  *   accept `"\r\n"`);
@@ -192,7 +183,7 @@ function* generateChunks(options: ResolvedOptions): Generator<string> {
   const benignLabel = encodeAscii(GENERATED_LABELS.none);
   const attackLabel = encodeAscii(GENERATED_LABELS[attack]);
 
-  yield GENERATED_FLOW_CSV_HEADER + "\n";
+  yield ORIGINAL_FLOW_CSV_HEADER + "\n";
   for (let i = 0; i < flows; i++) {
     const isAttack =
       attack !== "none" && i >= phaseStart && i < phaseEnd && random.chance(attackShare);

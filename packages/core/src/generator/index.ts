@@ -1,8 +1,6 @@
 /** `@floodwatch/core/generator`: synthetic CIC-IDS2017 flows for tests, demos and benchmarks. */
 export {
   ATTACK_KINDS,
-  GENERATED_FLOW_COLUMNS,
-  GENERATED_FLOW_CSV_HEADER,
   GENERATED_LABELS,
   generateFlowCsv,
   type AttackKind,

@@ -7,7 +7,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { parseModel, trainingJobStatusSchema, type TrainingJobStatus } from "@floodwatch/core";
+import {
+  modelVersionSchema,
+  parseModel,
+  trainingJobStatusSchema,
+  type TrainingJobStatus,
+} from "@floodwatch/core";
 import { generateFlowCsv } from "@floodwatch/core/generator";
 import {
   closeRedis,
@@ -213,19 +218,36 @@ describe("training through the API", () => {
       "trees=50&seed=3&name=train-benign-mon-tue-thu.csv",
       "train-benign-mon-tue-thu.csv",
     );
-    // 3,109 benign rows, 50-flow windows: 62 windows.
-    expect(job.result).toMatchObject({ rowsRead: 3109, flows: 3109, windows: 62 });
+    // 3,109 benign rows, 50-flow windows at the training stride `floodwatch train` picks (1,
+    // for the 5,000-window budget): 3,060 windows, enough for no warning.
+    expect(job.result).toMatchObject({
+      rowsRead: 3109,
+      flows: 3109,
+      windows: 3060,
+      trainStride: 1,
+      warnings: [],
+    });
   });
 
   it("trains on generated benign traffic and rolls back", async () => {
     const stack = await openStack();
-    const { job } = await trainAndActivate(
+    const { job, version } = await trainAndActivate(
       stack,
       csvOf(4000, 12),
       "trees=30&seed=5&trainStride=25&name=generated.csv",
       "generated.csv",
     );
     expect(job.result).toMatchObject({ rowsRead: 4000, flows: 4000, windows: 159 });
+    // 159 windows: the model carries training's warning, and the API's answer shows it with
+    // the false alarms the model promises (no lab figure: 30 trees is not a measured profile).
+    const answer = modelVersionSchema.parse(
+      (await stack.api.app.inject({ url: `/api/models/${version}` })).json(),
+    );
+    expect(answer.warnings).toHaveLength(2);
+    expect(answer.warnings[0]).toMatch(/^trained on 159 windows, fewer than 300: /);
+    expect(answer.training.warnings).toEqual(answer.warnings);
+    expect(answer.trainingWindows).toBe(159);
+    expect(answer.falseAlarms).toEqual({ promised: answer.validationFpr, measured: null });
   });
 
   it("stores the upload in Redis in pieces of a MiB, read and deleted by the trainer", async () => {
@@ -255,7 +277,7 @@ describe("training through the API", () => {
     stack.startTrainer();
     const job = await finishedJob(stack.api, jobId);
     expect(job.error).toBeUndefined();
-    expect(job.result).toMatchObject({ flows: 6000, windows: 120 });
+    expect(job.result).toMatchObject({ flows: 6000, windows: 5951 });
     expect(await stack.api.redis.exists(inputKey)).toBe(0);
   });
 
@@ -328,7 +350,10 @@ describe("failing training jobs", () => {
         })
       ).json<{ jobId: string }>().jobId;
 
-    const few = await finishedJob(stack.api, await post(csvOf(300, 1), "?name=short.csv"));
+    const few = await finishedJob(
+      stack.api,
+      await post(csvOf(300, 1), "?name=short.csv&trainStride=50"),
+    );
     expect(few.state).toBe("failed");
     expect(few.error).toMatch(
       /^too few training windows: 300 benign flows give 6 windows .* training needs at least 25 windows/,
