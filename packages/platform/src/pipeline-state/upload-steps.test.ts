@@ -146,7 +146,7 @@ describe("upload steps (ingest's)", () => {
       count: 100,
       featureCount: 1,
       values: new Float64Array(100),
-      lines: Float64Array.from({ length: 100 }, (_, i) => i + 2),
+      lines: Uint32Array.from({ length: 100 }, (_, i) => i + 2),
       attack: new Uint8Array(100),
     });
     const progress = { rowsAccepted: 100, rowsRejected: 0, rowsRejectedDelta: 0, updatedAt: 1 };
