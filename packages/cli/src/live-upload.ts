@@ -10,6 +10,10 @@
  */
 import { request, type ClientRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { uploadAcceptedSchema } from "@floodwatch/core";
+
+/** The id of ingest's 201 answer (core's schema); the rest of the answer is not used here. */
+const acceptedIdSchema = uploadAcceptedSchema.pick({ uploadId: true });
 
 export interface LiveUploadOptions {
   /** Base URL of ingest, e.g. `http://127.0.0.1:8080`. */
@@ -141,7 +145,7 @@ export class LiveUpload {
         const status = response.statusCode ?? 0;
         if (status === 201) {
           try {
-            this.stats.uploadIds.push((JSON.parse(body) as { uploadId: string }).uploadId);
+            this.stats.uploadIds.push(acceptedIdSchema.parse(JSON.parse(body)).uploadId);
           } catch {
             // An answer without an id still ended the upload.
           }

@@ -58,7 +58,10 @@ export interface FlowEntryBuilderOptions {
   windowsPerEntry: number;
   modelVersion: string;
   labelled: boolean;
-  /** Clock for `receivedAt` (ms since epoch). */
+  /**
+   * Clock for `receivedAt` (ms since epoch), the one stamp of an entry's latency start: taken as
+   * the entry is cut, when its last flow has been read (in ingest, on the parse worker).
+   */
   now?: () => number;
 }
 

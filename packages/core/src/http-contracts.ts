@@ -8,7 +8,12 @@
  */
 import { z } from "zod";
 import { FLOW_CSV_ERROR_CODES } from "./flow-csv-errors.ts";
-import { modelSummarySchema, trainingJobStatusSchema } from "./stream-contracts.ts";
+import { incidentSchema } from "./incident-contracts.ts";
+import {
+  modelSummarySchema,
+  trainingJobStatusSchema,
+  windowResultSchema,
+} from "./stream-contracts.ts";
 import { modelMetaSchema, trainingJobResultSchema } from "./training-contract.ts";
 
 /**
@@ -152,3 +157,10 @@ export const modelActivatedSchema = z.object({
   previous: z.string().nullable(),
 });
 export type ModelActivated = z.infer<typeof modelActivatedSchema>;
+
+/** `GET /api/incidents/:id`: one incident with its windows (index order, gaps included). */
+export const incidentDetailSchema = z.object({
+  incident: incidentSchema,
+  windows: z.array(windowResultSchema),
+});
+export type IncidentDetail = z.infer<typeof incidentDetailSchema>;

@@ -32,6 +32,7 @@ export * from "./flow-entry.ts";
 export * from "./flow-entry-scoring.ts";
 export * from "./redis-keys.ts";
 export * from "./stream-contracts.ts";
+export * from "./result-entry.ts";
 export * from "./http-contracts.ts";
 export * from "./model-summary.ts";
 export * from "./false-alarm-expectation.ts";

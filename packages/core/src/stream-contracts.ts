@@ -136,6 +136,13 @@ export const rejectedRowSchema = z.object({
   reason: z.string(),
 });
 
+/**
+ * Accepted rows whose `Timestamp` could not be read: their windows' `start`/`end` are null and
+ * the dashboard falls back to processing time for them. Absent when there are none (or the file
+ * has no `Timestamp` column).
+ */
+const timestampsUnparsedSchema = z.number().int().min(1).optional();
+
 /** Lifecycle of an upload. */
 export const UPLOAD_STATES = ["streaming", "scoring", "done", "failed"] as const;
 export type UploadState = (typeof UPLOAD_STATES)[number];
@@ -167,6 +174,7 @@ export const uploadStatusSchema = z.object({
   windowsScored: z.number().int(),
   anomalies: z.number().int(),
   tailFlows: z.number().int(),
+  timestampsUnparsed: timestampsUnparsedSchema,
   deadLetters: z.number().int(),
   labelled: z.boolean(),
   modelVersion: z.string(),
@@ -186,6 +194,7 @@ export const uploadAcceptedSchema = z.object({
   rejected: z.array(rejectedRowSchema),
   windowsQueued: z.number().int(),
   tailFlows: z.number().int(),
+  timestampsUnparsed: timestampsUnparsedSchema,
   labelled: z.boolean(),
   modelVersion: z.string(),
 });

@@ -3,7 +3,15 @@
  * detector's commit appends them, and the app built against a private redis-server.
  */
 import { randomUUID } from "node:crypto";
-import { redisKeys, type RedisKeys, type WindowResult } from "@floodwatch/core";
+import {
+  decodeResultEntry,
+  encodeResultEntry,
+  redisKeys,
+  resultEntryArgs,
+  type RedisKeys,
+  type ResultEntryWindows,
+  type WindowResult,
+} from "@floodwatch/core";
 import {
   connectRedis,
   createLogger,
@@ -88,15 +96,14 @@ export async function addResults(
   keys: RedisKeys,
   windows: readonly WindowResult[],
 ): Promise<string> {
-  const id = await redis.xadd(
-    keys.results,
-    "*",
-    "uploadId",
-    windows[0]!.uploadId,
-    "windows",
-    JSON.stringify(windows),
-  );
+  const id = await redis.xadd(keys.results, "*", ...resultEntryArgs(encodeResultEntry(windows)));
   return id!;
+}
+
+/** Windows as the results relay hands them on: the detector's encoding, cut into texts. */
+export function relayedWindows(windows: readonly WindowResult[]): ResultEntryWindows {
+  const fields = encodeResultEntry(windows);
+  return decodeResultEntry((name) => fields[name]);
 }
 
 /** An upload to record: ingest's creation step, then the fields a test needs it to have. */

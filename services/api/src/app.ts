@@ -31,7 +31,7 @@ import { ApiMetrics } from "./metrics.ts";
 import { ResultsRelay } from "./results-relay.ts";
 import { SummaryReader } from "./summary.ts";
 import { listUploads, readUpload, UploadWatcher } from "./uploads.ts";
-import { recentWindows } from "./windows.ts";
+import { recentWindows, windowsJson } from "./windows.ts";
 import { DEFAULT_LIVE_TIMING, WsHub, type LiveTiming } from "./ws-hub.ts";
 
 /** Timing knobs; tests shorten them. */
@@ -162,11 +162,8 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
       logger,
       historyWindows: config.API_WS_HISTORY_WINDOWS,
       onWindows: (windows) => {
-        for (const window of windows) {
-          metrics.processingLatency.observe(
-            Math.max(0, window.scoredAt - window.receivedAt) / 1000,
-          );
-        }
+        const latency = Math.max(0, windows.scoredAt - windows.receivedAt) / 1000;
+        for (let i = 0; i < windows.texts.length; i++) metrics.processingLatency.observe(latency);
         hub.pushWindows(windows);
       },
     });
@@ -239,11 +236,13 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     return upload;
   });
 
-  app.get("/api/windows", async (request) => {
+  app.get("/api/windows", async (request, reply) => {
     const query = parseQuery(windowsQuerySchema, request.query);
-    return recentWindows(redis, keys, query, (error) =>
+    const texts = await recentWindows(redis, keys, query, (error) =>
       request.log.warn({ entryId: error.entryId, reason: error.message }, "skipping a result"),
     );
+    // The detector's JSON as it is: a string body is sent without serialisation.
+    return reply.type("application/json; charset=utf-8").send(windowsJson(texts));
   });
 
   app.get("/api/dead-letters", async (request) => {

@@ -2,7 +2,7 @@
  * The one reader of the results stream per API process: a blocking `XREAD` loop on its own
  * connection, handing every scored window to a callback that fans it out to WebSocket clients.
  */
-import type { RedisKeys, WindowResult } from "@floodwatch/core";
+import type { RedisKeys, ResultEntryWindows } from "@floodwatch/core";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { InvalidResultEntryError, parseResultEntry, type StreamEntry } from "./windows.ts";
@@ -23,8 +23,8 @@ export interface ResultsRelayOptions {
   logger: Logger;
   /** Windows of history {@link ResultsRelay.start} returns. */
   historyWindows: number;
-  /** Receives the windows of each results entry, in stream order. */
-  onWindows: (windows: WindowResult[]) => void;
+  /** Receives the windows (JSON texts) of each results entry, in stream order. */
+  onWindows: (windows: ResultEntryWindows) => void;
   /** How long one `XREAD` blocks (ms); `close()` interrupts it anyway. */
   blockMs?: number;
 }
@@ -39,7 +39,7 @@ export class ResultsRelay {
   private readonly keys: RedisKeys;
   private readonly logger: Logger;
   private readonly historyWindows: number;
-  private readonly onWindows: (windows: WindowResult[]) => void;
+  private readonly onWindows: (windows: ResultEntryWindows) => void;
   private readonly blockMs: number;
   private lastId = "0-0";
   private closing = false;
@@ -62,8 +62,11 @@ export class ResultsRelay {
     });
   }
 
-  /** Reads the recent history (oldest first) and starts relaying what follows it. */
-  async start(): Promise<WindowResult[]> {
+  /**
+   * Reads the recent history (the windows' JSON texts, oldest first) and starts relaying what
+   * follows it.
+   */
+  async start(): Promise<string[]> {
     if (this.loop) throw new Error("the results relay is already started");
     const history = await this.readHistory();
     this.loop = this.run();
@@ -82,7 +85,7 @@ export class ResultsRelay {
     await this.loop;
   }
 
-  private parse(entry: StreamEntry): WindowResult[] | null {
+  private parse(entry: StreamEntry): ResultEntryWindows | null {
     try {
       return parseResultEntry(entry);
     } catch (error) {
@@ -92,8 +95,8 @@ export class ResultsRelay {
     }
   }
 
-  private async readHistory(): Promise<WindowResult[]> {
-    const batches: WindowResult[][] = [];
+  private async readHistory(): Promise<string[]> {
+    const batches: string[][] = [];
     let windows = 0;
     let scanned = 0;
     let end = "+";
@@ -112,8 +115,8 @@ export class ResultsRelay {
       for (const entry of page) {
         const batch = this.parse(entry);
         if (!batch) continue;
-        batches.push(batch);
-        windows += batch.length;
+        batches.push(batch.texts);
+        windows += batch.texts.length;
         if (windows >= this.historyWindows) break;
       }
     }
@@ -154,7 +157,7 @@ export class ResultsRelay {
         for (const entry of entries) {
           this.lastId = entry[0];
           const windows = this.parse(entry);
-          if (!windows || windows.length === 0) continue;
+          if (!windows || windows.texts.length === 0) continue;
           try {
             this.onWindows(windows);
           } catch (error) {

@@ -191,6 +191,24 @@ describe("GET /api/uploads/:id", () => {
     }
   });
 
+  it("reports how many timestamps ingest could not read, and nothing when it read them all", async () => {
+    const { app, keys } = await uploadsApp("unparsed");
+    try {
+      await seedUpload(redis, keys, {
+        id: "late",
+        createdAt: 10,
+        fields: { timestampsUnparsed: 12 },
+      });
+      await seedUpload(redis, keys, { id: "clean", createdAt: 11 });
+      const late = uploadStatusSchema.parse((await app.inject("/api/uploads/late")).json());
+      expect(late.timestampsUnparsed).toBe(12);
+      const clean = (await app.inject("/api/uploads/clean")).json<Record<string, unknown>>();
+      expect("timestampsUnparsed" in clean).toBe(false);
+    } finally {
+      await app.close();
+    }
+  });
+
   it("answers 400 naming the id when it is empty, and 414 when it is too long", async () => {
     const { app } = await uploadsApp("badid");
     try {

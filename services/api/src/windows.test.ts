@@ -119,6 +119,24 @@ describe("GET /api/windows", () => {
     }
   });
 
+  it("relays the detector's JSON byte for byte, re-encodes an old entry, and skips a broken one", async () => {
+    const { app, keys } = await windowsApp("bytes");
+    try {
+      const windows = windowRun("x", 0, 3, everyThird);
+      await addResults(redis, keys, windows);
+      // Written before results entries had their layout fields: uploadId and windows only.
+      const old = windowRun("x", 3, 2);
+      await redis.xadd(keys.results, "*", "uploadId", "x", "windows", JSON.stringify(old));
+      await redis.xadd(keys.results, "*", "uploadId", "x", "windows", '[{"window":"five"}]');
+      const response = await app.inject("/api/windows?uploadId=x");
+      expect(response.statusCode).toBe(200);
+      expect(response.headers["content-type"]).toBe("application/json; charset=utf-8");
+      expect(response.body).toBe(JSON.stringify([...windows, ...old].reverse()));
+    } finally {
+      await app.close();
+    }
+  });
+
   it("answers an empty list when nothing was scored", async () => {
     const { app } = await windowsApp("empty");
     try {

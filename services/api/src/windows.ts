@@ -1,8 +1,14 @@
 /**
- * Reading the results stream (`{p}:results`): one entry per scored flow entry, fields `uploadId`
- * and `windows` (JSON `WindowResult[]`, in window order).
+ * Reading the results stream (`{p}:results`): one entry per scored flow entry, in core's
+ * `ResultEntryFields` layout. The windows' JSON is relayed as the detector wrote it (it validated
+ * and encoded it); the API cuts it into windows and never parses a window on its way through.
  */
-import { resultBatchSchema, type RedisKeys, type WindowResult } from "@floodwatch/core";
+import {
+  decodeResultEntry,
+  ResultEntryError,
+  type RedisKeys,
+  type ResultEntryWindows,
+} from "@floodwatch/core";
 import type { Redis } from "ioredis";
 
 /** A results stream entry that does not match the contract. */
@@ -25,22 +31,19 @@ export function entryField(fields: readonly string[], name: string): string | un
   return undefined;
 }
 
-/** The windows of one results entry, validated. Throws {@link InvalidResultEntryError}. */
-export function parseResultEntry([id, fields]: StreamEntry): WindowResult[] {
-  const text = entryField(fields, "windows");
-  if (text === undefined) throw new InvalidResultEntryError(id, "no windows field");
-  let json: unknown;
+/** The windows of one results entry, as JSON texts. Throws {@link InvalidResultEntryError}. */
+export function parseResultEntry([id, fields]: StreamEntry): ResultEntryWindows {
   try {
-    json = JSON.parse(text);
-  } catch {
-    throw new InvalidResultEntryError(id, "windows is not JSON");
+    return decodeResultEntry((name) => entryField(fields, name));
+  } catch (error) {
+    if (!(error instanceof ResultEntryError)) throw error;
+    throw new InvalidResultEntryError(id, error.message);
   }
-  const parsed = resultBatchSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new InvalidResultEntryError(id, `${issue.path.join(".")}: ${issue.message}`);
-  }
-  return parsed.data;
+}
+
+/** A JSON array of windows from their JSON texts, byte for byte what `JSON.stringify` gives. */
+export function windowsJson(texts: readonly string[]): string {
+  return `[${texts.join(",")}]`;
 }
 
 /** Filter of {@link recentWindows}. */
@@ -60,17 +63,17 @@ const PAGE_ENTRIES = 200;
 export const MAX_SCANNED_ENTRIES = 5_000;
 
 /**
- * Recent window results, newest first, matching the query: walks the results stream backwards
- * and stops at `limit` windows or {@link MAX_SCANNED_ENTRIES} entries. Entries that break the
- * contract are skipped (and reported through `onInvalid`).
+ * Recent window results (their JSON texts), newest first, matching the query: walks the results
+ * stream backwards and stops at `limit` windows or {@link MAX_SCANNED_ENTRIES} entries. Entries
+ * that break the contract are skipped (and reported through `onInvalid`).
  */
 export async function recentWindows(
   redis: Redis,
   keys: RedisKeys,
   query: WindowQuery,
   onInvalid: (error: InvalidResultEntryError) => void = () => undefined,
-): Promise<WindowResult[]> {
-  const out: WindowResult[] = [];
+): Promise<string[]> {
+  const out: string[] = [];
   let end = "+";
   let scanned = 0;
   while (out.length < query.limit && scanned < MAX_SCANNED_ENTRIES) {
@@ -80,10 +83,11 @@ export async function recentWindows(
     scanned += page.length;
     end = `(${page[page.length - 1]![0]}`;
     for (const entry of page) {
-      // The entry names its upload, so other uploads' entries are skipped unparsed.
+      // The entry names its upload (all its windows are that upload's), so other uploads'
+      // entries are skipped undecoded.
       if (query.uploadId !== undefined && entryField(entry[1], "uploadId") !== query.uploadId)
         continue;
-      let windows: WindowResult[];
+      let windows: ResultEntryWindows;
       try {
         windows = parseResultEntry(entry);
       } catch (error) {
@@ -91,11 +95,9 @@ export async function recentWindows(
         onInvalid(error);
         continue;
       }
-      for (let i = windows.length - 1; i >= 0 && out.length < query.limit; i--) {
-        const window = windows[i]!;
-        if (query.anomaliesOnly && !window.anomaly) continue;
-        if (query.uploadId !== undefined && window.uploadId !== query.uploadId) continue;
-        out.push(window);
+      for (let i = windows.texts.length - 1; i >= 0 && out.length < query.limit; i--) {
+        if (query.anomaliesOnly && !windows.anomalous[i]) continue;
+        out.push(windows.texts[i]!);
       }
       if (out.length >= query.limit) break;
     }

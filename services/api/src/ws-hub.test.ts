@@ -3,7 +3,7 @@ import { serverMessageSchema, type ServerMessage, type Summary } from "@floodwat
 import { describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { ApiMetrics } from "./metrics.ts";
-import { quietLogger, windowRun } from "./api-test-kit.ts";
+import { quietLogger, relayedWindows, windowRun } from "./api-test-kit.ts";
 import { MAX_BATCH_WINDOWS, WsHub } from "./ws-hub.ts";
 
 /**
@@ -81,7 +81,7 @@ describe("WsHub", () => {
     await new Promise((r) => setImmediate(r));
     slow.bufferedAmount = BOUND + 1;
 
-    instance.pushWindows(windowRun("u", 0, 7));
+    instance.pushWindows(relayedWindows(windowRun("u", 0, 7)));
     instance.flush();
     instance.broadcast({ type: "summary", summary: SUMMARY }, true);
     instance.broadcast({
@@ -99,7 +99,7 @@ describe("WsHub", () => {
 
     // Caught up: it gets the next batch, not the dropped one.
     slow.bufferedAmount = 0;
-    instance.pushWindows(windowRun("u", 7, 2));
+    instance.pushWindows(relayedWindows(windowRun("u", 7, 2)));
     instance.flush();
     const received = slow.sent.filter((m) => m.type === "window");
     expect(received.flatMap((m) => m.windows.map((w) => w.window))).toEqual([7, 8]);
@@ -110,7 +110,7 @@ describe("WsHub", () => {
     const { instance } = hub();
     const stalled = connect(instance);
     stalled.bufferedAmount = 4 * BOUND + 1;
-    instance.pushWindows(windowRun("u", 0, 1));
+    instance.pushWindows(relayedWindows(windowRun("u", 0, 1)));
     instance.flush();
     expect(stalled.terminated).toBe(true);
     expect(instance.size).toBe(0);
@@ -121,7 +121,7 @@ describe("WsHub", () => {
     const { instance } = hub();
     const client = connect(instance);
     const count = MAX_BATCH_WINDOWS * 2 + 10;
-    instance.pushWindows(windowRun("u", 0, count));
+    instance.pushWindows(relayedWindows(windowRun("u", 0, count)));
     const batches = client.sent.filter((m) => m.type === "window");
     expect(batches.map((m) => m.windows.length)).toEqual([
       MAX_BATCH_WINDOWS,

@@ -1,9 +1,10 @@
 /**
  * The WebSocket clients of one API process and what they are sent: window batches from the
  * relay, a summary each tick, changed uploads, model activations and training events. Every
- * message is serialised once and the same text goes to every client.
+ * message is serialised once and the same text goes to every client. Windows travel as the JSON
+ * texts the detector wrote: a `window` or `history` message is spliced from them, never parsed.
  */
-import type { ServerMessage, Summary, UploadStatus, WindowResult } from "@floodwatch/core";
+import type { ResultEntryWindows, ServerMessage, Summary, UploadStatus } from "@floodwatch/core";
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
 import type { ApiMetrics } from "./metrics.ts";
@@ -61,8 +62,11 @@ export class WsHub {
   private readonly logger: Logger;
   private readonly options: WsHubOptions;
   private readonly clock: () => number;
-  private pending: WindowResult[] = [];
-  private history: WindowResult[] = [];
+  /** Windows' JSON texts waiting for the next batch, and when ingest received each. */
+  private pending: string[] = [];
+  private pendingReceivedAt: number[] = [];
+  /** The newest windows' JSON texts, oldest first. */
+  private history: string[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   /** When the last window batch went out (monotonic ms). */
   private lastFlushAt = -Infinity;
@@ -83,7 +87,7 @@ export class WsHub {
   }
 
   /** Sets the history new clients receive (oldest first), before the relay starts. */
-  seedHistory(windows: readonly WindowResult[]): void {
+  seedHistory(windows: readonly string[]): void {
     this.history = windows.slice(Math.max(0, windows.length - this.options.historyWindows));
   }
 
@@ -115,7 +119,7 @@ export class WsHub {
       }
     });
     socket.on("error", (error) => this.logger.debug({ err: error }, "WebSocket client error"));
-    this.sendTo(socket, serialize({ type: "history", windows: this.history }));
+    this.sendTo(socket, windowsMessage("history", this.history));
     this.options.readSummary().then(
       (summary) => {
         if (this.clients.has(socket)) this.sendTo(socket, serialize({ type: "summary", summary }));
@@ -125,9 +129,12 @@ export class WsHub {
   }
 
   /** Queues scored windows; they go out within `flushMs`, or at once when a batch is full. */
-  pushWindows(windows: readonly WindowResult[]): void {
+  pushWindows(windows: ResultEntryWindows): void {
     if (this.closed) return;
-    for (const window of windows) this.pending.push(window);
+    for (const text of windows.texts) {
+      this.pending.push(text);
+      this.pendingReceivedAt.push(windows.receivedAt);
+    }
     if (this.pending.length >= MAX_BATCH_WINDOWS) {
       this.flush();
     } else if (!this.flushTimer) {
@@ -158,16 +165,18 @@ export class WsHub {
     if (this.pending.length === 0) return;
     this.lastFlushAt = performance.now();
     const windows = this.pending;
+    const receivedAt = this.pendingReceivedAt;
     this.pending = [];
+    this.pendingReceivedAt = [];
     this.remember(windows);
     if (this.clients.size === 0) return;
     const now = this.clock();
-    for (const window of windows) {
-      this.options.metrics.relayLatency.observe(Math.max(0, now - window.receivedAt) / 1000);
+    for (const at of receivedAt) {
+      this.options.metrics.relayLatency.observe(Math.max(0, now - at) / 1000);
     }
     for (let start = 0; start < windows.length; start += MAX_BATCH_WINDOWS) {
       const batch = windows.slice(start, start + MAX_BATCH_WINDOWS);
-      const text = serialize({ type: "window", windows: batch });
+      const text = windowsMessage("window", batch);
       for (const [socket, state] of this.clients) {
         if (this.lags(socket, state, batch.length)) continue;
         this.sendTo(socket, text);
@@ -204,7 +213,7 @@ export class WsHub {
     }
   }
 
-  private remember(windows: readonly WindowResult[]): void {
+  private remember(windows: readonly string[]): void {
     const limit = this.options.historyWindows;
     const merged = windows.length >= limit ? [] : this.history;
     for (const window of windows) merged.push(window);
@@ -254,4 +263,12 @@ export class WsHub {
 
 function serialize(message: ServerMessage): string {
   return JSON.stringify(message);
+}
+
+/**
+ * A `window` or `history` message spliced from the windows' JSON texts: the same bytes
+ * `serialize` gives for `{ type, windows }` (core's `serverMessageSchema`).
+ */
+function windowsMessage(type: "window" | "history", windows: readonly string[]): string {
+  return `{"type":"${type}","windows":[${windows.join(",")}]}`;
 }

@@ -217,6 +217,18 @@ describe("GET /ws", () => {
     ]);
   });
 
+  it("carries the count of unreadable timestamps in upload messages", async () => {
+    const { config, keys } = await liveApp("upload-times");
+    const { url } = await listen(config);
+    const client = await FeedClient.open(url);
+    await client.until(() => client.of("summary").length >= 2, "two ticks");
+    await seedUpload(redis, keys, { id: "late", createdAt: 1_000, updatedAt: 1_000 });
+    await client.until(() => client.of("upload").length === 1, "the new upload");
+    await overwriteUploadFields(redis, keys, "late", { updatedAt: 2_000, timestampsUnparsed: 12 });
+    await client.until(() => client.of("upload").length === 2, "the updated upload");
+    expect(client.of("upload").map((m) => m.upload.timestampsUnparsed)).toEqual([undefined, 12]);
+  });
+
   it("announces a newly activated model", async () => {
     const { config, keys } = await liveApp("model");
     const { url } = await listen(config);

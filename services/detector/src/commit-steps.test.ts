@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import {
   DETECTOR_GROUP,
   decodeFlowEntry,
+  encodeResultEntry,
   parseModel,
   redisKeys,
   scoreFlowEntry,
@@ -70,7 +71,14 @@ function scored(upload: PreparedUpload, id: string, i: number, at = 1_700_000_00
     attack: e.attack,
   });
   const { results, tally } = scoreFlowEntry(entry, model, { now: at });
-  return { entryId: id, uploadId: upload.uploadId, labelled: true, results, tally, at };
+  return {
+    entryId: id,
+    uploadId: upload.uploadId,
+    labelled: true,
+    results: encodeResultEntry(results),
+    tally,
+    at,
+  };
 }
 
 describe("commitScoredEntry", () => {

@@ -360,6 +360,40 @@ describe("DetectorWorker", () => {
     }
   });
 
+  it("dead-letters at once an entry whose results break core's schema, writing no result", async () => {
+    const keys = freshKeys();
+    await publishModel(admin, keys, defaultModel);
+    const upload = prepareUpload("invalid", defaultModel, { ...SYN_FLOWS, flows: 500 }, 5);
+    const { scoreFlowEntry } = await import("@floodwatch/core");
+    const detector = await startTestDetector(
+      server.url,
+      keys,
+      "invalid-1",
+      { maxDeliveries: 3 },
+      {
+        score: (entry, model, options) => {
+          const scored = scoreFlowEntry(entry, model, options);
+          // The second entry's first window gets a score no JSON can carry.
+          if (entry.meta.seq === 1) scored.results[0]!.score = Number.NaN;
+          return scored;
+        },
+      },
+    );
+    try {
+      await queueUpload(admin, keys, upload);
+      await waitForState(keys, "invalid", "done");
+      const letters = await readDeadLetters(admin, keys);
+      expect(letters).toHaveLength(1);
+      expect(letters[0]).toMatchObject({ uploadId: "invalid", deliveries: "1" });
+      expect(letters[0]!.reason).toMatch(/^window result 0\.score: /);
+      expect(await admin.hget(keys.upload("invalid"), "windowsDeadLettered")).toBe("5");
+      const seen = windowOccurrences(await readResults(admin, keys), "invalid");
+      expect([...seen.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4]);
+    } finally {
+      await detector.stop();
+    }
+  });
+
   it("switches to a model published mid-stream: later results carry the new version", async () => {
     const keys = freshKeys();
     await publishModel(admin, keys, defaultModel);

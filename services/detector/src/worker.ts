@@ -13,7 +13,9 @@ import {
   DETECTOR_GROUP,
   FlowEntryError,
   ModelFileError,
+  ResultEntryError,
   decodeFlowEntry,
+  encodeResultEntry,
   scoreFlowEntry,
   type ExplainMode,
   type FlowEntry,
@@ -462,14 +464,17 @@ export class DetectorWorker {
       }
       const at = this.#now();
       let scored;
+      let results;
       try {
         scored = this.#score(entry, loaded.model, {
           scorer: loaded.scorer,
           now: at,
           explain: this.#options.explain,
         });
+        // The one place a result is validated and encoded: the API relays this text as it is.
+        results = encodeResultEntry(scored.results);
       } catch (error) {
-        if (!(error instanceof FlowEntryError)) throw error;
+        if (!(error instanceof FlowEntryError) && !(error instanceof ResultEntryError)) throw error;
         await this.#deadLetter(raw, error.message, deliveries, entry);
         return;
       }
@@ -480,7 +485,7 @@ export class DetectorWorker {
           entryId: raw.id,
           uploadId: entry.meta.uploadId,
           labelled: entry.meta.labelled,
-          results: scored.results,
+          results,
           tally: scored.tally,
           at,
         },

@@ -29,7 +29,7 @@ import {
   type IncidentWindow,
   type RedisKeys,
 } from "@floodwatch/core";
-import { readMutes, type Logger } from "@floodwatch/platform";
+import { readMutes, readUploadScoringProgress, type Logger } from "@floodwatch/platform";
 import type { Redis } from "ioredis";
 import { GroupConsumer, type StreamEntry } from "./group-consumer.ts";
 import { bufferResults, commitTrackerStep, type IncidentWrite } from "./tracker-store.ts";
@@ -50,15 +50,6 @@ export interface TrackerWorkerDeps {
   claimIdleMs: number;
   blockMs?: number;
   now?: () => number;
-}
-
-interface UploadProgress {
-  state: string | null;
-  windowsQueued: number;
-  windowsScored: number;
-  windowsDeadLettered: number;
-  size: number;
-  stride: number;
 }
 
 /** See the module comment. */
@@ -128,27 +119,6 @@ export class TrackerWorker {
     }
   }
 
-  async #progress(uploadId: string): Promise<UploadProgress | null> {
-    const f = await this.#d.redis.hmget(
-      this.#d.keys.upload(uploadId),
-      "state",
-      "windowsQueued",
-      "windowsScored",
-      "windowsDeadLettered",
-      "windowSize",
-      "windowStride",
-    );
-    if (f[4] === null || f[5] === null) return null;
-    return {
-      state: f[0] ?? null,
-      windowsQueued: Number(f[1] ?? 0),
-      windowsScored: Number(f[2] ?? 0),
-      windowsDeadLettered: Number(f[3] ?? 0),
-      size: Number(f[4]),
-      stride: Number(f[5]),
-    };
-  }
-
   /**
    * Moves one upload's pass as far as its buffered windows allow, committing step by step.
    * Safe to call at any time from anywhere: a stale step is recomputed from the committed state.
@@ -170,7 +140,7 @@ export class TrackerWorker {
   async #step(uploadId: string): Promise<"moved" | "stale" | "idle"> {
     const { redis, keys, logger } = this.#d;
     const k = keys.incidents;
-    const progress = await this.#progress(uploadId);
+    const progress = await readUploadScoringProgress(redis, keys, uploadId);
     if (!progress) {
       // The upload hash is gone (deleted): nothing can be decided about its end.
       return "idle";
@@ -189,15 +159,9 @@ export class TrackerWorker {
       await redis.srem(k.sources, uploadId);
       return "idle";
     }
-    const options = incidentTrackerOptions(
-      { size: progress.size, stride: progress.stride },
-      this.#d.closeAfterWindows,
-    );
+    const options = incidentTrackerOptions(progress.window, this.#d.closeAfterWindows);
     const received = Number(receivedText ?? 0);
-    const over =
-      (progress.state === "done" || progress.state === "failed") &&
-      progress.windowsScored + progress.windowsDeadLettered >= progress.windowsQueued &&
-      received >= progress.windowsScored;
+    const over = progress.ended && received >= progress.scored;
 
     // The contiguous run at the position, or, once the upload is over, everything buffered.
     let taken: { index: number; json: string }[];

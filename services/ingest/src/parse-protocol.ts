@@ -35,6 +35,8 @@ export type ParseRequest =
 export interface ParseStats {
   rowsAccepted: number;
   rowsRejected: number;
+  /** Timestamps that could not be read (their windows get no traffic times). */
+  timestampsUnparsed: number;
   /** The kept rejected rows, sent only when the list grew since the previous message. */
   rejected?: RejectedRow[];
   labelled: boolean;

@@ -95,8 +95,13 @@ class ParseJob {
   }
 
   stats(): ParseStats {
-    const { rowsAccepted, rowsRejected, rejected } = this.#reader.stats;
-    const stats: ParseStats = { rowsAccepted, rowsRejected, labelled: this.#reader.labelled };
+    const { rowsAccepted, rowsRejected, rejected, timestampsUnparsed } = this.#reader.stats;
+    const stats: ParseStats = {
+      rowsAccepted,
+      rowsRejected,
+      timestampsUnparsed,
+      labelled: this.#reader.labelled,
+    };
     if (rejected.length !== this.#rejectedSent) {
       this.#rejectedSent = rejected.length;
       stats.rejected = [...rejected];

@@ -149,6 +149,7 @@ export class UploadLedger {
     const progress: UploadProgress = {
       rowsAccepted: stats.rowsAccepted,
       rowsRejected: stats.rowsRejected,
+      timestampsUnparsed: stats.timestampsUnparsed,
       rowsRejectedDelta,
       updatedAt: this.#deps.now(),
     };

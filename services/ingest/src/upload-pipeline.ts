@@ -60,7 +60,7 @@ export interface UploadPipelineDeps {
   logger: Pick<BaseLogger, "info" | "warn" | "error">;
   /** The worker threads that parse the CSV. */
   parsePool: ParsePool;
-  /** Clock (ms since epoch) for record times and entry `receivedAt`. */
+  /** Clock (ms since epoch) for record times (entries are stamped by their builder). */
   now: () => number;
 }
 
@@ -179,7 +179,7 @@ class UploadRun {
   /** Set when reading failed: storing stops after the entry in hand. */
   #stopping = false;
   /** The reader's totals as of the last reply taken. */
-  #stats: ParseStats = { rowsAccepted: 0, rowsRejected: 0, labelled: false };
+  #stats: ParseStats = { rowsAccepted: 0, rowsRejected: 0, timestampsUnparsed: 0, labelled: false };
   #rejected: RejectedRow[] = [];
   #bytes = 0;
   readonly #ledger: UploadLedger;
@@ -219,6 +219,7 @@ class UploadRun {
         rejected: this.#rejected,
         windowsQueued: this.#ledger.windowsQueued,
         tailFlows: end.tailFlows,
+        ...(stats.timestampsUnparsed > 0 ? { timestampsUnparsed: stats.timestampsUnparsed } : {}),
         labelled: stats.labelled,
         modelVersion: model.version,
       });
@@ -361,11 +362,10 @@ class UploadRun {
         if (!this.#ledger.recordSent && this.#rowsRead > 0) {
           await this.#ledger.start(this.#input.name, this.#input.model, this.#stats.labelled);
         }
-        const now = this.#deps.now();
         for (const entry of reply.entries) {
           if (this.#stopping) throw new Error("upload stopped");
-          // Stamped on arrival here, with the service's clock: the worker built it just before.
-          entry.meta.receivedAt = now;
+          // `receivedAt` is the entry builder's stamp, taken in the worker as the entry's last
+          // flow was read: the one stamp of a window's latency start.
           await this.#waitForBacklogRoom();
           await this.#ledger.queue(entry, this.#totals);
         }

@@ -1,6 +1,8 @@
 /**
  * `POST /api/uploads`: a flow CSV as a stream, either as the raw body (`text/csv` and friends)
- * or as the `file` field of a `multipart/form-data` form. The body is never buffered: the
+ * or as the `file` field of a `multipart/form-data` form, with optional `name` and
+ * `timestampZone` fields before it (the `?name=` and `?timestampZone=` query parameters win over
+ * them). The body is never buffered: the
  * pipeline pulls chunks as it stores them.
  */
 import { Readable } from "node:stream";
@@ -56,22 +58,24 @@ export interface UploadRouteOptions {
   now: () => number;
 }
 
+/** Why a timestamp zone is refused, after the name of where it was given. */
+const ZONE_RULE = "must be UTC, a ±hh:mm offset or an IANA time zone name";
+
+function isZone(zone: string | undefined): boolean {
+  try {
+    zoneOffset(zone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const uploadQuerySchema = z.object({
   name: z.string({ message: "name must be given once, as text" }).optional(),
   timestampZone: z
     .string({ message: "timestampZone must be given once, as text" })
     .optional()
-    .refine(
-      (zone) => {
-        try {
-          zoneOffset(zone);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { message: "timestampZone must be UTC, a ±hh:mm offset or an IANA time zone name" },
-    ),
+    .refine(isZone, { message: `timestampZone ${ZONE_RULE}` }),
 });
 
 function mediaTypeOf(request: FastifyRequest): string | undefined {
@@ -135,10 +139,15 @@ function rawBodySource(request: FastifyRequest): AsyncIterable<Uint8Array> {
   return stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
 }
 
-/** The CSV and the name field of a multipart upload. */
-async function multipartSource(
-  request: FastifyRequest,
-): Promise<{ source: AsyncIterable<Uint8Array>; name: string | undefined }> {
+/** What a multipart upload carries: the CSV and the form fields sent before it. */
+interface MultipartUpload {
+  source: AsyncIterable<Uint8Array>;
+  name: string | undefined;
+  timestampZone: string | undefined;
+}
+
+/** The CSV, the name field and the timestampZone field of a multipart upload. */
+async function multipartSource(request: FastifyRequest): Promise<MultipartUpload> {
   const part = await request.file();
   if (part === undefined) throw new MissingFileFieldError(undefined);
   if (part.fieldname !== "file") {
@@ -146,15 +155,22 @@ async function multipartSource(
     throw new MissingFileFieldError(part.fieldname);
   }
   // Fields are known here only if they came before the file, as FormData sends them in order.
-  const field = part.fields.name;
-  const fieldValue =
-    field !== undefined && !Array.isArray(field) && field.type === "field"
-      ? field.value
-      : undefined;
+  const text = (field: string): string | undefined => {
+    const value = part.fields[field];
+    if (value === undefined || Array.isArray(value) || value.type !== "field") return undefined;
+    return typeof value.value === "string" ? value.value : undefined;
+  };
   const name =
-    checkedName(typeof fieldValue === "string" ? fieldValue : undefined, "the name field") ??
-    checkedName(part.filename, "the file name");
-  return { source: part.file, name };
+    checkedName(text("name"), "the name field") ?? checkedName(part.filename, "the file name");
+  const zone = text("timestampZone")?.trim();
+  if (zone !== undefined && zone !== "" && !isZone(zone)) {
+    // The file part is not read: the answer goes out at once.
+    part.file.resume();
+    throw new InvalidUploadRequestError(
+      `the timestampZone field ${ZONE_RULE}; got ${JSON.stringify(zone.slice(0, 80))}`,
+    );
+  }
+  return { source: part.file, name, timestampZone: zone === "" ? undefined : zone };
 }
 
 /** Registers `POST /api/uploads` in its own scope (its body parsers apply to it alone). */
@@ -192,9 +208,12 @@ export const uploadRoute: FastifyPluginAsync<UploadRouteOptions> = async (scope,
         const queryName = checkedName(query.data.name, "the name parameter");
         const model = await models.active();
         const uploadId = newUploadId(now());
-        const { source, name } = request.isMultipart()
+        const { source, name, timestampZone } = request.isMultipart()
           ? await multipartSource(request)
-          : { source: rawBodySource(request), name: undefined };
+          : { source: rawBodySource(request), name: undefined, timestampZone: undefined };
+        // As for the name, the query parameter wins over the form field: a script's URL is the
+        // more deliberate of the two.
+        const zone = query.data.timestampZone ?? timestampZone;
         pipelineStarted = true;
         const accepted = await ingestUpload(
           {
@@ -204,9 +223,7 @@ export const uploadRoute: FastifyPluginAsync<UploadRouteOptions> = async (scope,
             source,
             signal: controller.signal,
             clientGone: () => request.raw.destroyed && !request.raw.complete,
-            ...(query.data.timestampZone === undefined
-              ? {}
-              : { timestampZone: query.data.timestampZone }),
+            ...(zone === undefined ? {} : { timestampZone: zone }),
           },
           {
             redis,

@@ -3,6 +3,7 @@ import { fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { CappedHistory } from "../lib/capped-history.ts";
 import { HISTORY_CAPACITY, windowKey, type WindowHistories } from "../lib/live-store.ts";
+import { formatClock } from "../lib/format.ts";
 import { windowResult } from "../test-fixtures.ts";
 import { AlertLog } from "./alert-log.tsx";
 
@@ -154,5 +155,36 @@ describe("AlertLog", () => {
     expect(screen.getAllByTestId("alert-line")[0]?.textContent).toContain(
       '<script>alert("x")</script>',
     );
+  });
+
+  it("shows traffic time when every window shown has it, else processing time, and says which", () => {
+    const log = (windows: ReturnType<typeof windowResult>[]) => {
+      const all = new CappedHistory(HISTORY_CAPACITY, windowKey);
+      for (const w of windows) all.push(w);
+      return render(
+        <AlertLog
+          histories={{ all, anomalies: new CappedHistory(HISTORY_CAPACITY, windowKey) }}
+          windowsVersion={1}
+          anomaliesOnly={false}
+          onAnomaliesOnlyChange={() => undefined}
+          uploadName={() => "friday.csv"}
+          thresholdOf={noThreshold}
+        />,
+      );
+    };
+    const timed = [0, 1].map((i) =>
+      windowResult({ window: i, start: `2017-07-07T15:5${i}:01.000Z`, end: null }),
+    );
+    const first = log(timed);
+    expect(screen.getByTestId("alert-time-basis").textContent).toBe("Traffic (UTC)");
+    const times = () => screen.getAllByTestId("alert-line").map((l) => l.firstChild!.textContent);
+    expect(times()).toEqual(["15:50:01", "15:51:01"]);
+    first.unmount();
+
+    // One window without a traffic time: the whole column is processing time.
+    const scored = [...timed, windowResult({ window: 2 })];
+    log(scored);
+    expect(screen.getByTestId("alert-time-basis").textContent).toBe("Scored at");
+    expect(times()).toEqual(scored.map((w) => formatClock(w.scoredAt)));
   });
 });

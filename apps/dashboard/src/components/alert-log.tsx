@@ -177,6 +177,7 @@ export function AlertLog({
   for (let i = range.start; i < range.end; i += 1) {
     rows.push((frozen === null ? history.at(i) : frozen.rows[i]) as WindowResult);
   }
+  const basis = timeBasis(rows);
 
   return (
     <section
@@ -238,8 +239,11 @@ export function AlertLog({
             aria-hidden="true"
             className={`${GRID} sticky top-0 z-10 border-transparent border-b border-b-slate-700 bg-slate-900 py-1 font-sans text-xs font-semibold text-slate-300`}
           >
-            <span title="Traffic time (UTC) when the upload has timestamps, else the time it was scored">
-              {timeBasis(rows)}
+            <span
+              data-testid="alert-time-basis"
+              title="Traffic time (UTC) when every window shown has one, else the time each was scored"
+            >
+              {basis === "traffic" ? "Traffic (UTC)" : "Scored at"}
             </span>
             <span>Upload</span>
             <span className="hidden md:block">Window</span>
@@ -265,6 +269,7 @@ export function AlertLog({
                   height={rowHeight}
                   uploadName={uploadName(w.uploadId)}
                   threshold={thresholdOf(w.modelVersion)}
+                  basis={basis}
                   onSelect={onSelect}
                 />
               ))}
@@ -286,14 +291,22 @@ export function AlertLog({
   );
 }
 
-/** What the time column shows for these rows: traffic time when every row has it. */
-function timeBasis(rows: readonly WindowResult[]): string {
-  return rows.length > 0 && rows.every((w) => w.start !== null) ? "Traffic (UTC)" : "Scored at";
+/**
+ * What the time column shows for the rows on screen: traffic time when every one has it, else
+ * processing time (when each was scored) for all of them, so the column never mixes two clocks
+ * under one heading.
+ */
+type TimeBasis = "traffic" | "scored";
+
+function timeBasis(rows: readonly WindowResult[]): TimeBasis {
+  return rows.length > 0 && rows.every((w) => w.start !== null) ? "traffic" : "scored";
 }
 
-/** Traffic time of the window's first flow (UTC, it is the capture's clock), else when scored. */
-function rowTime(w: WindowResult): string {
-  return w.start === null ? formatClock(w.scoredAt) : formatUtcSeconds(w.start).slice(11, 19);
+/** Traffic time of the window's first flow (UTC, it is the capture's clock), or when scored. */
+function rowTime(w: WindowResult, basis: TimeBasis): string {
+  return basis === "traffic" && w.start !== null
+    ? formatUtcSeconds(w.start).slice(11, 19)
+    : formatClock(w.scoredAt);
 }
 
 function LogLine({
@@ -302,6 +315,7 @@ function LogLine({
   height,
   uploadName,
   threshold,
+  basis,
   onSelect,
 }: {
   w: WindowResult;
@@ -309,6 +323,7 @@ function LogLine({
   height: number;
   uploadName: string;
   threshold: number | null;
+  basis: TimeBasis;
   onSelect: ((w: WindowResult) => void) | undefined;
 }) {
   const victim = formatTopVictim(w);
@@ -340,7 +355,11 @@ function LogLine({
           : "border-transparent text-slate-300"
       }`}
     >
-      <span title={w.start === null ? "scored at" : `traffic ${w.start}`}>{rowTime(w)}</span>
+      <span
+        title={`${w.start === null ? "no traffic time" : `traffic ${w.start}`}; scored at ${formatClock(w.scoredAt)}`}
+      >
+        {rowTime(w, basis)}
+      </span>
       <span className="truncate font-sans" title={uploadName}>
         {uploadName}
       </span>

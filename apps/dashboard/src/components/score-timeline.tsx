@@ -123,7 +123,7 @@ export function ScoreTimeline({
             display: true,
             text:
               shownAxis === "window"
-                ? "Window in the file"
+                ? "Window in the file (not every window has a traffic time)"
                 : shownAxis === "traffic"
                   ? "Traffic time (UTC, first flow of each window)"
                   : "Windows in the order scored (processing time)",

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import type { UploadAccepted } from "@floodwatch/core/stream-contracts";
 import { act, fireEvent, render, screen, within } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError, type ApiClient, type SendProgress } from "../lib/api-client.ts";
 import { uploadStatus } from "../test-fixtures.ts";
 import { UploadPanel } from "./upload-panel.tsx";
@@ -11,18 +11,19 @@ function fakeApi() {
   const uploads: {
     file: File;
     progress: SendProgress;
+    options: { timestampZone?: string } | undefined;
     resolve: (a: UploadAccepted) => void;
     reject: (e: unknown) => void;
   }[] = [];
   const api = {
-    uploadFlows(file: File, progress: SendProgress) {
+    uploadFlows(file: File, progress: SendProgress, options?: { timestampZone?: string }) {
       let resolve: (a: UploadAccepted) => void = () => undefined;
       let reject: (e: unknown) => void = () => undefined;
       const result = new Promise<UploadAccepted>((res, rej) => {
         resolve = res;
         reject = rej;
       });
-      uploads.push({ file, progress, resolve, reject });
+      uploads.push({ file, progress, options, resolve, reject });
       return { result, abort: () => undefined };
     },
   } as unknown as ApiClient;
@@ -112,6 +113,50 @@ describe("UploadPanel", () => {
     expect(screen.getByTestId("upload-scoring-progress").getAttribute("aria-valuenow")).toBe("40");
   });
 
+  it("says how many timestamps were unreadable and that their windows use processing time", async () => {
+    const { api, uploads } = fakeApi();
+    const { rerender } = render(
+      <UploadPanel
+        api={api}
+        uploads={new Map()}
+        selectedUploadId={null}
+        onSelectUpload={() => undefined}
+      />,
+    );
+    choose(new File(["x"], "late.csv"));
+    await act(() => settle(() => uploads[0]!.resolve({ ...accepted, timestampsUnparsed: 1 })));
+    expect(screen.getByTestId("timestamps-unparsed").textContent).toBe(
+      "1 timestamp unreadable: times from processing",
+    );
+    rerender(
+      <UploadPanel
+        api={api}
+        uploads={new Map([["u1", uploadStatus({ timestampsUnparsed: 12 })]])}
+        selectedUploadId={null}
+        onSelectUpload={() => undefined}
+      />,
+    );
+    expect(screen.getByTestId("timestamps-unparsed").textContent).toBe(
+      "12 timestamps unreadable: times from processing",
+    );
+  });
+
+  it("shows no timestamp note when every timestamp was read", async () => {
+    const { api, uploads } = fakeApi();
+    render(
+      <UploadPanel
+        api={api}
+        uploads={new Map()}
+        selectedUploadId={null}
+        onSelectUpload={() => undefined}
+      />,
+    );
+    choose(new File(["x"], "clean.csv"));
+    await act(() => settle(() => uploads[0]!.resolve(accepted)));
+    expect(screen.getByTestId("upload-answer")).toBeTruthy();
+    expect(screen.queryByTestId("timestamps-unparsed")).toBeNull();
+  });
+
   it("shows a refusal plainly, with the missing columns", async () => {
     const { api, uploads } = fakeApi();
     render(
@@ -180,5 +225,62 @@ describe("UploadPanel", () => {
     expect(container.querySelector("script")).toBeNull();
     expect(container.textContent).toContain("<script>alert('label')</script> is not a label");
     expect(container.textContent).toContain("<img src=x onerror=alert(1)>.csv");
+  });
+
+  describe("timestamp zone", () => {
+    afterEach(() => vi.restoreAllMocks());
+
+    const panel = (api: ApiClient) =>
+      render(
+        <UploadPanel
+          api={api}
+          uploads={new Map()}
+          selectedUploadId={null}
+          onSelectUpload={() => undefined}
+        />,
+      );
+
+    it("sends none for UTC, the typed zone otherwise, and nothing while the typed zone is wrong", () => {
+      const { api, uploads } = fakeApi();
+      panel(api);
+      const select = screen.getByLabelText("Timestamps without a zone are in");
+      expect((select as HTMLSelectElement).value).toBe("UTC");
+      choose(new File(["1"], "a.csv"));
+      expect(uploads[0]!.options).toEqual({});
+
+      fireEvent.change(select, { target: { value: "other" } });
+      const text = screen.getByTestId("timestamp-zone-text");
+      fireEvent.change(text, { target: { value: "Mars/Olympus" } });
+      expect(screen.getByTestId("timestamp-zone-problem").textContent).toBe(
+        "Not a time zone: Mars/Olympus (try America/Halifax or -03:00)",
+      );
+      expect(text.getAttribute("aria-invalid")).toBe("true");
+      expect(screen.getByTestId("upload-input").hasAttribute("disabled")).toBe(true);
+      choose(new File(["2"], "b.csv"));
+      expect(uploads).toHaveLength(1);
+
+      fireEvent.change(text, { target: { value: " America/Halifax " } });
+      expect(screen.queryByTestId("timestamp-zone-problem")).toBeNull();
+      choose(new File(["3"], "c.csv"));
+      expect(uploads.map((u) => [u.file.name, u.options])).toEqual([
+        ["a.csv", {}],
+        ["c.csv", { timestampZone: "America/Halifax" }],
+      ]);
+    });
+
+    it("offers the browser's own zone", () => {
+      const real = new Intl.DateTimeFormat().resolvedOptions();
+      vi.spyOn(Intl.DateTimeFormat.prototype, "resolvedOptions").mockReturnValue({
+        ...real,
+        timeZone: "Europe/Berlin",
+      });
+      const { api, uploads } = fakeApi();
+      panel(api);
+      const select = screen.getByLabelText("Timestamps without a zone are in");
+      expect(within(select).getByText("Europe/Berlin (this browser)")).toBeTruthy();
+      fireEvent.change(select, { target: { value: "Europe/Berlin" } });
+      choose(new File(["1"], "a.csv"));
+      expect(uploads[0]!.options).toEqual({ timestampZone: "Europe/Berlin" });
+    });
   });
 });

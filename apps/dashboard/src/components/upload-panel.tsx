@@ -9,6 +9,7 @@ import { ApiError, type ApiClient } from "../lib/api-client.ts";
 import { formatBytes, formatCount } from "../lib/format.ts";
 import { messageOf } from "../lib/live-session.ts";
 import { isAwaitingAnswer, uploadTasksReducer, type UploadTask } from "../lib/upload-tasks.ts";
+import { TimestampZonePicker, type TimestampZoneChoice } from "./timestamp-zone-picker.tsx";
 import { Badge, buttonClass, Panel, ProgressBar } from "./ui.tsx";
 
 /** Props of {@link UploadPanel}. */
@@ -25,6 +26,7 @@ let nextTaskNumber = 0;
 export function UploadPanel({ api, uploads, selectedUploadId, onSelectUpload }: UploadPanelProps) {
   const [tasks, dispatch] = useReducer(uploadTasksReducer, []);
   const [dragging, setDragging] = useState(false);
+  const [zone, setZone] = useState<TimestampZoneChoice>({ ok: true, zone: undefined });
   const inputId = useId();
   const hintId = useId();
 
@@ -32,8 +34,10 @@ export function UploadPanel({ api, uploads, selectedUploadId, onSelectUpload }: 
     nextTaskNumber += 1;
     const id = `task-${nextTaskNumber}`;
     dispatch({ type: "started", id, fileName: file.name, totalBytes: file.size });
-    const pending = api.uploadFlows(file, (sentBytes, totalBytes) =>
-      dispatch({ type: "progress", id, sentBytes, totalBytes }),
+    const pending = api.uploadFlows(
+      file,
+      (sentBytes, totalBytes) => dispatch({ type: "progress", id, sentBytes, totalBytes }),
+      zone.ok && zone.zone !== undefined ? { timestampZone: zone.zone } : {},
     );
     pending.result.then(
       (accepted) => dispatch({ type: "accepted", id, accepted }),
@@ -49,7 +53,8 @@ export function UploadPanel({ api, uploads, selectedUploadId, onSelectUpload }: 
   };
 
   const sendAll = (files: FileList | null) => {
-    if (files === null) return;
+    // A zone typed wrong is not sent: its message is beside the field.
+    if (files === null || !zone.ok) return;
     for (const file of Array.from(files)) send(file);
   };
 
@@ -61,6 +66,7 @@ export function UploadPanel({ api, uploads, selectedUploadId, onSelectUpload }: 
 
   return (
     <Panel id="upload" title="Upload flows" testId="upload-panel">
+      <TimestampZonePicker onChange={setZone} />
       <label
         htmlFor={inputId}
         onDragOver={(e) => {
@@ -84,6 +90,7 @@ export function UploadPanel({ api, uploads, selectedUploadId, onSelectUpload }: 
           type="file"
           accept=".csv,text/csv,.pcap,.pcapng,.cap,application/vnd.tcpdump.pcap"
           multiple
+          disabled={!zone.ok}
           aria-describedby={hintId}
           data-testid="upload-input"
           className="sr-only"
@@ -195,6 +202,8 @@ function AcceptedAnswer({ task, status }: { task: UploadTask; status: UploadStat
   const queued = status?.windowsQueued ?? accepted.windowsQueued;
   const scored = status?.windowsScored ?? 0;
   const state = status?.state ?? "scoring";
+  // Their windows have no traffic time; the timeline and alert log place them by processing time.
+  const unparsed = status?.timestampsUnparsed ?? accepted.timestampsUnparsed;
   const rejectedShown = accepted.rejected.length;
   return (
     <div className="mt-1.5 flex flex-col gap-1.5" data-testid="upload-answer">
@@ -229,6 +238,12 @@ function AcceptedAnswer({ task, status }: { task: UploadTask; status: UploadStat
         tone={state === "done" ? "done" : state === "failed" ? "alert" : "normal"}
         testId="upload-scoring-progress"
       />
+      {unparsed !== undefined ? (
+        <p className="text-xs text-amber-200" data-testid="timestamps-unparsed">
+          {formatCount(unparsed)} {unparsed === 1 ? "timestamp" : "timestamps"} unreadable: times
+          from processing
+        </p>
+      ) : null}
       {status?.error !== undefined ? (
         <p className="text-rose-200">Upload failed part-way: {status.error}</p>
       ) : null}

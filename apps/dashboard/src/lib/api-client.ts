@@ -18,10 +18,12 @@ import {
 } from "@floodwatch/core/stream-contracts";
 import {
   errorBodySchema,
+  incidentDetailSchema,
   modelListSchema,
   modelVersionSchema,
   trainingAcceptedSchema,
   type ErrorBody,
+  type IncidentDetail,
   type ModelVersion,
 } from "@floodwatch/core/http-contracts";
 import {
@@ -160,11 +162,8 @@ export class ApiClient {
   }
 
   /** One incident with its windows. */
-  incident(id: string): Promise<{ incident: Incident; windows: WindowResult[] }> {
-    return this.#getJson(
-      `/api/incidents/${encodeURIComponent(id)}`,
-      z.object({ incident: incidentSchema, windows: z.array(windowResultSchema) }),
-    );
+  incident(id: string): Promise<IncidentDetail> {
+    return this.#getJson(`/api/incidents/${encodeURIComponent(id)}`, incidentDetailSchema);
   }
 
   mutes(): Promise<Mute[]> {
@@ -210,12 +209,23 @@ export class ApiClient {
     return response.blob();
   }
 
-  /** Sends a flow CSV to ingest (`POST /api/uploads`). */
-  uploadFlows(file: File, onProgress: SendProgress): PendingUpload<UploadAccepted> {
+  /**
+   * Sends a flow CSV to ingest (`POST /api/uploads`), with the zone of its naive timestamps when
+   * one is given (ingest takes them as UTC otherwise).
+   */
+  uploadFlows(
+    file: File,
+    onProgress: SendProgress,
+    options: { timestampZone?: string } = {},
+  ): PendingUpload<UploadAccepted> {
     return this.#sendMultipart(
       `${this.ingestUrl}/api/uploads`,
       () => {
         const form = new FormData();
+        // Before the file: ingest reads the fields that precede it.
+        if (options.timestampZone !== undefined) {
+          form.append("timestampZone", options.timestampZone);
+        }
         form.append("file", file, file.name);
         return form;
       },

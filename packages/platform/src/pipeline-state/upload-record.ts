@@ -9,6 +9,7 @@ import {
   uploadStatusSchema,
   type RedisKeys,
   type UploadStatus,
+  type WindowSpec,
 } from "@floodwatch/core";
 import type { Redis } from "ioredis";
 import { z } from "zod";
@@ -75,6 +76,11 @@ export const uploadHashSchema = z.object({
     }),
   /** Flows after the last whole window, never scored. */
   tailFlows: count,
+  /**
+   * Accepted rows whose `Timestamp` the reader could not parse (their windows have no traffic
+   * times); absent when none so far.
+   */
+  timestampsUnparsed: count,
   entriesQueued: count,
   windowsQueued: count,
   /** New flows queued (an entry's repeated left context counted once). */
@@ -157,6 +163,7 @@ export function uploadStatusOf(
     windowsScored: f.windowsScored,
     anomalies: f.anomalies,
     tailFlows: f.tailFlows,
+    ...(f.timestampsUnparsed > 0 ? { timestampsUnparsed: f.timestampsUnparsed } : {}),
     // Entries, like the global `deadLetters` counter and the dead-letters list.
     deadLetters: f.entriesDeadLettered,
     labelled: f.labelled,
@@ -184,6 +191,43 @@ export async function readUploadStatus(
   uploadId: string,
 ): Promise<UploadStatus | null> {
   return uploadStatusOf(uploadId, await redis.hgetall(keys.upload(uploadId)));
+}
+
+/** Where an upload's scoring stands, for a reader that follows its results to the end. */
+export interface UploadScoringProgress {
+  /** The window geometry its entries were cut with. */
+  window: WindowSpec;
+  /** Windows scored so far (each reached the results stream exactly once). */
+  scored: number;
+  /**
+   * Whether no more results will come: the upload is over (`done`, or `failed`) and every window
+   * it queued is scored or dead-lettered.
+   */
+  ended: boolean;
+}
+
+/** One upload's scoring progress, or null when its hash is gone or lacks its window. */
+export async function readUploadScoringProgress(
+  redis: Redis,
+  keys: RedisKeys,
+  uploadId: string,
+): Promise<UploadScoringProgress | null> {
+  const [state, queued, scored, deadLettered, size, stride] = await redis.hmget(
+    keys.upload(uploadId),
+    "state",
+    "windowsQueued",
+    "windowsScored",
+    "windowsDeadLettered",
+    "windowSize",
+    "windowStride",
+  );
+  if (size === null || stride === null) return null;
+  const over = state === "done" || state === "failed";
+  return {
+    window: { size: Number(size), stride: Number(stride) },
+    scored: countField(scored),
+    ended: over && countField(scored) + countField(deadLettered) >= countField(queued),
+  };
 }
 
 /**

@@ -3,6 +3,7 @@ import { closeRedis, connectRedis } from "../redis-connection.ts";
 import { startRedisServer, type RedisServer } from "../redis-server.ts";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readUploadStatus } from "./upload-record.ts";
 import { createUpload, failUpload, finishUpload, queueFlowEntry } from "./upload-steps.ts";
 
 describe("upload steps (ingest's)", () => {
@@ -128,6 +129,41 @@ describe("upload steps (ingest's)", () => {
       "done",
     );
     expect(await redis.hget(keys.counters, "rowsRejected")).toBeNull();
+  });
+
+  it("carries the count of unparsed timestamps from each queue step to the end, as the status reports it", async () => {
+    const keys = await uploadWith({});
+    expect((await readUploadStatus(redis, keys, "u_test"))!.timestampsUnparsed).toBeUndefined();
+    const builder = new FlowEntryBuilder({
+      uploadId: "u_test",
+      featureCount: 1,
+      window: { size: 50, stride: 50 },
+      windowsPerEntry: 1,
+      modelVersion: "abc",
+      labelled: false,
+    });
+    const entries = builder.push({
+      count: 100,
+      featureCount: 1,
+      values: new Float64Array(100),
+      lines: Uint32Array.from({ length: 100 }, (_, i) => i + 2),
+      attack: new Uint8Array(100),
+    });
+    const progress = { rowsAccepted: 100, rowsRejected: 0, rowsRejectedDelta: 0, updatedAt: 1 };
+    await queueFlowEntry(redis, keys, entries[0]!, { ...progress, timestampsUnparsed: 4 });
+    expect(await redis.hget(keys.upload("u_test"), "timestampsUnparsed")).toBe("4");
+    expect((await readUploadStatus(redis, keys, "u_test"))!.timestampsUnparsed).toBe(4);
+    await queueFlowEntry(redis, keys, entries[1]!, { ...progress, timestampsUnparsed: 12 });
+    await finishUpload(redis, keys, "u_test", { ...finish, timestampsUnparsed: 13 });
+    const status = await readUploadStatus(redis, keys, "u_test");
+    expect(status).toMatchObject({ state: "scoring", timestampsUnparsed: 13 });
+
+    const failed = await uploadWith({});
+    await failUpload(redis, failed, "u_test", "client went away", {
+      ...finish,
+      timestampsUnparsed: 2,
+    });
+    expect((await readUploadStatus(redis, failed, "u_test"))!.timestampsUnparsed).toBe(2);
   });
 
   it("records creation in the uploads index and the counters", async () => {

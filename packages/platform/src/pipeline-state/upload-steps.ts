@@ -20,8 +20,8 @@ import {
   type FlowEntry,
   type RedisKeys,
   type RejectedRow,
+  type ResultEntryFields,
   type UploadState,
-  type WindowResult,
 } from "@floodwatch/core";
 import type { Redis } from "ioredis";
 import { RedisScript } from "../redis-script.ts";
@@ -43,12 +43,15 @@ end
 /*
  * KEYS: flows, results, counters, upload, flowRate
  * ARGV: group, entryId, uploadId, windowsJson, resultsMaxLength, windows, flows, anomalies,
- *       lastScore, worstScore, labelled (1/0), tp, fp, fn, tn, now (ms), second (epoch s)
+ *       lastScore, worstScore, labelled (1/0), tp, fp, fn, tn, now (ms), second (epoch s),
+ *       windowLengths, anomalies, receivedAt, scoredAt (the rest of the results entry)
  * Returns 1 when the entry counted, 0 when it had already been acknowledged.
  */
 const COMMIT_SCORED_ENTRY = new RedisScript(`${SETTLE_UPLOAD_LUA}
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) ~= 1 then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'uploadId', ARGV[3], 'windows', ARGV[4])
+-- The fields of core's ResultEntryFields, in RESULT_ENTRY_FIELDS order.
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'uploadId', ARGV[3], 'windows', ARGV[4],
+  'windowLengths', ARGV[18], 'anomalies', ARGV[19], 'receivedAt', ARGV[20], 'scoredAt', ARGV[21])
 -- Scores are written as the caller formatted them (shortest round-trip form); Lua's tostring
 -- would keep only 14 digits. The comparison alone goes through tonumber.
 local function tally(key)
@@ -115,6 +118,8 @@ export interface UploadProgress {
   rowsRejected: number;
   /** The kept rejected rows; written only when given. */
   rejected?: readonly RejectedRow[];
+  /** Timestamps of accepted rows the reader could not parse so far; written only when given. */
+  timestampsUnparsed?: number;
   /** Rows rejected since the last write, for the global counter. */
   rowsRejectedDelta: number;
   updatedAt: number;
@@ -190,6 +195,7 @@ redis.call('HINCRBY', upload, 'windowsQueued', ARGV[6])
 redis.call('HINCRBY', upload, 'flowsQueued', ARGV[7])
 redis.call('HSET', upload, 'rowsAccepted', ARGV[8], 'rowsRejected', ARGV[9], 'updatedAt', ARGV[10])
 if ARGV[11] ~= '' then redis.call('HSET', upload, 'rejected', ARGV[11]) end
+if ARGV[14] ~= '' then redis.call('HSET', upload, 'timestampsUnparsed', ARGV[14]) end
 redis.call('HINCRBY', counters, 'flowsIngested', ARGV[7])
 if tonumber(ARGV[12]) > 0 then redis.call('HINCRBY', counters, 'rowsRejected', ARGV[12]) end
 return id
@@ -266,6 +272,7 @@ function queueArgs(entry: FlowEntry, progress: UploadProgress): (string | number
     progress.rowsRejectedDelta,
     // Who/when of the flows (IP dictionary and codes), absent when the file lacks the columns.
     encoded.context === undefined ? "" : asBuffer(encoded.context),
+    progress.timestampsUnparsed ?? "",
   ];
 }
 
@@ -282,6 +289,7 @@ end
 redis.call('HSET', upload, 'rowsAccepted', ARGV[1], 'rowsRejected', ARGV[2], 'rejected', ARGV[3],
   'tailFlows', ARGV[4], 'updatedAt', ARGV[5], 'ingestDone', '1')
 if tonumber(ARGV[6]) > 0 then redis.call('HINCRBY', counters, 'rowsRejected', ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('HSET', upload, 'timestampsUnparsed', ARGV[7]) end
 redis.call('HSET', upload, 'state', 'scoring')
 settle_upload(upload)
 return redis.call('HGET', upload, 'state')
@@ -310,6 +318,7 @@ export async function finishUpload(
       finish.tailFlows,
       finish.updatedAt,
       finish.rowsRejectedDelta,
+      finish.timestampsUnparsed ?? "",
     ],
   );
   return state === "done" ? "done" : "scoring";
@@ -322,6 +331,7 @@ redis.call('HSET', upload, 'state', 'failed', 'error', ARGV[1], 'tailFlows', ARG
   'rowsAccepted', ARGV[3], 'rowsRejected', ARGV[4], 'updatedAt', ARGV[5])
 if ARGV[6] ~= '' then redis.call('HSET', upload, 'rejected', ARGV[6]) end
 if tonumber(ARGV[7]) > 0 then redis.call('HINCRBY', counters, 'rowsRejected', ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('HSET', upload, 'timestampsUnparsed', ARGV[8]) end
 return 1
 `);
 
@@ -347,6 +357,7 @@ export async function failUpload(
       progress.updatedAt,
       progress.rejected === undefined ? "" : JSON.stringify(progress.rejected),
       progress.rowsRejectedDelta,
+      progress.timestampsUnparsed ?? "",
     ],
   );
 }
@@ -357,8 +368,8 @@ export interface EntryCommit {
   entryId: string;
   uploadId: string;
   labelled: boolean;
-  /** The entry's windows, in order. */
-  results: readonly WindowResult[];
+  /** The entry's windows, validated and encoded by core's `encodeResultEntry`. */
+  results: ResultEntryFields;
   tally: EntryTally;
   /** Commit time (ms since epoch): `updatedAt`, and the flow-rate second. */
   at: number;
@@ -381,7 +392,10 @@ export async function commitScoredEntry(
   commit: EntryCommit,
   limits: CommitLimits,
 ): Promise<boolean> {
-  const { tally } = commit;
+  const { tally, results } = commit;
+  if (results.uploadId !== commit.uploadId) {
+    throw new Error(`results of upload ${results.uploadId} committed for ${commit.uploadId}`);
+  }
   const reply = await COMMIT_SCORED_ENTRY.run(
     redis,
     [keys.flows, keys.results, keys.counters, keys.upload(commit.uploadId), keys.flowRate],
@@ -389,7 +403,7 @@ export async function commitScoredEntry(
       DETECTOR_GROUP,
       commit.entryId,
       commit.uploadId,
-      JSON.stringify(commit.results),
+      results.windows,
       limits.resultsMaxLength,
       tally.windows,
       tally.flows,
@@ -403,6 +417,10 @@ export async function commitScoredEntry(
       tally.tn,
       commit.at,
       Math.floor(commit.at / 1000),
+      results.windowLengths,
+      results.anomalies,
+      results.receivedAt,
+      results.scoredAt,
     ],
   );
   return reply === 1;
