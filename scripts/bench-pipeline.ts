@@ -15,9 +15,10 @@
  *
  *   pnpm bench:pipeline [--flows 1000000] [--stride1-flows 200000] [--rate 20000]
  *                       [--latency-seconds 20] [--small-entry-flows 500] [--skip-2gb]
- *                       [--profile] [--only throughput|latency|2gb|profile]
+ *                       [--profile] [--profile-stride 50|1] [--only throughput|latency|2gb|profile]
  *
- * `--profile` adds a run at stride 50 with one detector under `--cpu-prof` and prints where each
+ * `--profile` adds a run with one detector under `--cpu-prof` (at stride 50 on `--flows`, or with
+ * `--profile-stride 1` on `--stride1-flows` with the stride-1 model) and prints where each
  * service spent its CPU. Figures only: nothing is asserted. The machine's load average is printed
  * with them, since other work on the same cores moves every figure.
  */
@@ -65,6 +66,7 @@ const { values: args } = parseArgs({
     "small-entry-flows": { type: "string", default: "500" },
     "skip-2gb": { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
+    "profile-stride": { type: "string", default: "50" },
     only: { type: "string" },
   },
 });
@@ -82,6 +84,10 @@ function runs(section: Section): boolean {
 }
 const FLOWS = Number(args.flows);
 const STRIDE1_FLOWS = Number(args["stride1-flows"]);
+const PROFILE_STRIDE = Number(args["profile-stride"]);
+if (PROFILE_STRIDE !== 1 && PROFILE_STRIDE !== 50) {
+  throw new Error(`--profile-stride takes 50 or 1; got ${args["profile-stride"]}`);
+}
 const PACED_RATE = Number(args.rate);
 const LATENCY_SECONDS = Number(args["latency-seconds"]);
 const SMALL_ENTRY_FLOWS = Number(args["small-entry-flows"]);
@@ -495,7 +501,12 @@ async function topFunctions(
   };
 }
 
-async function benchProfile(redisUrl: string, admin: AdminRedis, corpus: BenchCorpus) {
+async function benchProfile(
+  redisUrl: string,
+  admin: AdminRedis,
+  corpus: BenchCorpus,
+  strideOne: FloodwatchModel | undefined,
+) {
   const dir = await mkdtemp(join(tmpdir(), "floodwatch-bench-profile-"));
   try {
     const options: StackOptions = {
@@ -508,10 +519,12 @@ async function benchProfile(redisUrl: string, admin: AdminRedis, corpus: BenchCo
     let names = new Map<string, string>();
     const timed = await withStack(admin, options, async (stack) => {
       names = new Map(stack.processes.map((p) => [String(p.pid), p.name]));
-      return timeUpload(stack, admin, repeatCorpus(corpus, FLOWS), "profile.csv");
+      if (strideOne) await publishModel(admin, redisKeys(stack.prefix), strideOne);
+      const flows = strideOne ? STRIDE1_FLOWS : FLOWS;
+      return timeUpload(stack, admin, repeatCorpus(corpus, flows), "profile.csv");
     });
     print(
-      `  stride 50, 1 detector, ${fmt(timed.status.rowsAccepted)} flows under --cpu-prof: ` +
+      `  stride ${strideOne ? 1 : 50}, 1 detector, ${fmt(timed.status.rowsAccepted)} flows under --cpu-prof: ` +
         `${fmt(timed.status.rowsAccepted / timed.seconds)} flows/s; CPU (cores): ${timed.cpu}`,
     );
     print("  self time as a share of each process's busy time (start-up included)");
@@ -520,7 +533,7 @@ async function benchProfile(redisUrl: string, admin: AdminRedis, corpus: BenchCo
     for (const file of (await readdir(dir)).sort()) {
       const match = /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\./.exec(file);
       if (match?.[2] !== "0") continue;
-      const { busySeconds, top } = await topFunctions(join(dir, file), 12);
+      const { busySeconds, top } = await topFunctions(join(dir, file), 16);
       print(`  ${names.get(match[1]!) ?? file}: ${busySeconds.toFixed(1)} s busy`);
       for (const { name, share } of top) {
         print(`    ${(share * 100).toFixed(1).padStart(5)} %  ${name}`);
@@ -654,7 +667,8 @@ async function main(): Promise<void> {
     if (runs("profile")) {
       print();
       print("CPU profile:");
-      await benchProfile(redis.url, admin, corpus);
+      const strideOne = PROFILE_STRIDE === 1 ? trainStrideOneModel(model.features) : undefined;
+      await benchProfile(redis.url, admin, corpus, strideOne);
     }
 
     print();

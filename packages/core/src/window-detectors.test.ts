@@ -127,6 +127,8 @@ describe("Mahalanobis distance, four rows at a time", () => {
       const mean = Float64Array.from({ length: width }, () => random() * 1e3);
       const whitening = Float64Array.from({ length: (width * (width + 1)) / 2 }, () => random());
       const scratch = new Float64Array(2 * width);
+      // The buffers an explainer reuses from window to window: left dirty by the trial before.
+      const out = new Float64Array(width);
       for (let trial = 0; trial < 20; trial++) {
         const x = Float64Array.from({ length: width }, () => random() * 1e4);
         const fast = mahalanobisDistance({ mean, whitening }, x, 0, scratch);
@@ -136,6 +138,9 @@ describe("Mahalanobis distance, four rows at a time", () => {
         for (let j = 0; j < width; j++) {
           expect(shares[j]!, `width ${width}, dimension ${j}`).toBeCloseTo(plain[j]!, 6);
         }
+        const reused = mahalanobisContributions({ mean, whitening }, x, 0, out, scratch);
+        expect(reused).toBe(out);
+        expect(Array.from(reused)).toEqual(Array.from(shares));
       }
     }
   });

@@ -262,20 +262,28 @@ export function mahalanobisDistance(
  * Each dimension's share of the squared Mahalanobis distance of the window at `offset`:
  * `dᵢ (P d)ᵢ` with `P = Wᵀ W`. They sum to the distance; one may be negative when a statistic
  * moved the way its correlated partners make expected.
+ *
+ * Written into `out` (length = width) when given, with `scratch` (`2 * width` values) as working
+ * space: an explanation asks for this once per window, and three fresh typed arrays per call
+ * cost about as much as the arithmetic.
  */
 export function mahalanobisContributions(
   model: MahalanobisModel,
   x: Float64Array,
   offset: number,
+  out?: Float64Array,
+  scratch?: Float64Array,
 ): Float64Array {
   const { whitening } = model;
   const width = model.mean.length;
-  const d = new Float64Array(width);
-  const y = new Float64Array(width);
+  const space = scratch ?? new Float64Array(2 * width);
+  const d = space.subarray(0, width);
+  const y = space.subarray(width, 2 * width);
   whiten(model, x, offset, d, y);
   // P d = Wᵀ y: four rows of W added into pd at a time, a quarter of the stores of one row at a
   // time. (These shares only rank dimensions, so their last bits need not match the distance's.)
-  const pd = new Float64Array(width);
+  const pd = out ?? new Float64Array(width);
+  pd.fill(0);
   let i = 0;
   for (; i + 3 < width; i += 4) {
     const p0 = (i * (i + 1)) / 2;

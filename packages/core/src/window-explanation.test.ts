@@ -128,6 +128,23 @@ describe("WindowExplainer", () => {
     expect(total).toBeLessThanOrEqual(1 + 1e-12);
   });
 
+  it("explains a window the same whatever it explained before (its buffers are reused)", () => {
+    const batch = benign(1_000, 6);
+    shift(batch, "Flow Packets/s", 1e6, 0, SIZE);
+    shift(batch, "SYN Flag Count", 50, SIZE, 2 * SIZE);
+    const scored = new FlowScoringSession(model).push(batch);
+    const explainer = explainerFor(model);
+    const { features, width, count } = scored.windows;
+    const first = explainer.explain(features, 0);
+    const rest = Array.from({ length: count - 1 }, (_, w) =>
+      explainer.explain(features, (w + 1) * width),
+    );
+    expect(rest[0]!.features[0]!.feature).toBe("SYN Flag Count");
+    expect(explainer.explain(features, 0)).toEqual(first);
+    expect(explainer.explain(features, width)).toEqual(rest[0]);
+    expect(first.features[0]!.feature).toBe("Flow Packets/s");
+  });
+
   it("combines a second detector's contributions by their share", () => {
     const batch = benign(1_000, 5);
     shift(batch, "Flow Packets/s", 1e6, 0, SIZE);

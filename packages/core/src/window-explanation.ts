@@ -151,7 +151,10 @@ export class WindowExplainer {
   readonly #transform: FlowTransform;
   readonly #voters: ((row: Float64Array, offset: number) => DimensionContributions[]) | undefined;
   readonly #reference: number;
-  readonly #credit: Float64Array;
+  /** The combined credit of the window being explained (read out before `explain` returns). */
+  readonly #combined: Float64Array;
+  /** Credit per base feature, likewise. */
+  readonly #byBase: Float64Array;
   readonly #path: Int32Array;
 
   /**
@@ -193,7 +196,8 @@ export class WindowExplainer {
     this.#voters = options.voters;
     this.#typical = options.typical ?? center;
     this.#reference = averagePathLength(forest.maxSamples);
-    this.#credit = new Float64Array(forest.featureCount);
+    this.#combined = new Float64Array(forest.featureCount);
+    this.#byBase = new Float64Array(this.#baseNames.length);
     this.#path = new Int32Array(64);
   }
 
@@ -209,13 +213,26 @@ export class WindowExplainer {
    * an explanation requested for an ordinary window still says what set its paths.
    */
   forestContributions(row: Float64Array, offset: number, out: Float64Array): void {
+    out.fill(0);
+    let positive = this.#walk(row, offset, out, false);
+    // Rare (an ordinary window explained on request): no tree isolates it faster than average,
+    // so the same walk again, each tree weighted by 1/h_t. A second walk only then keeps the
+    // common case to one accumulation per split.
+    if (!(positive > 0)) positive = this.#walk(row, offset, out, true);
+    let sum = 0;
+    for (let j = 0; j < out.length; j++) sum += out[j]!;
+    for (let j = 0; j < out.length; j++) out[j] = sum > 0 ? out[j]! / sum : 0;
+  }
+
+  /**
+   * Adds every tree's split shares into `out`: weighted by `w_t` over the trees with `w_t > 0`
+   * (returns the sum of those weights), or with `byDepth` by `1/h_t` over all trees (returns 1).
+   */
+  #walk(row: Float64Array, offset: number, out: Float64Array, byDepth: boolean): number {
     const forest = this.#forest;
     const { feature, threshold, left, right, leafValue, treeOffsets } = forest;
     const logSize = this.#logSize;
     const path = this.#path;
-    out.fill(0);
-    const credit = this.#credit;
-    credit.fill(0);
     let positive = 0;
     for (let t = 0; t < forest.nEstimators; t++) {
       let node = treeOffsets[t]!;
@@ -229,20 +246,17 @@ export class WindowExplainer {
       const total = logSize[path[0]!]! - logSize[node]!;
       if (!(total > 0)) continue;
       const weight = 1 / h - 1 / this.#reference;
+      if (!byDepth && !(weight > 0)) continue;
       for (let i = 0; i < length; i++) {
         const here = path[i]!;
         const next = i + 1 < length ? path[i + 1]! : node;
         const share = (logSize[here]! - logSize[next]!) / total;
         const f = feature[here]!;
-        credit[f] = credit[f]! + share / h;
-        if (weight > 0) out[f] = out[f]! + share * weight;
+        out[f] = out[f]! + (byDepth ? share / h : share * weight);
       }
-      if (weight > 0) positive += weight;
+      positive += byDepth ? 0 : weight;
     }
-    const source = positive > 0 ? out : credit;
-    let sum = 0;
-    for (let j = 0; j < source.length; j++) sum += source[j]!;
-    for (let j = 0; j < out.length; j++) out[j] = sum > 0 ? source[j]! / sum : 0;
+    return byDepth ? 1 : positive;
   }
 
   /**
@@ -256,7 +270,7 @@ export class WindowExplainer {
     others: readonly DimensionContributions[] = this.#voters?.(row, offset) ?? [],
   ): WindowExplanation {
     const width = this.width;
-    const combined = new Float64Array(width);
+    const combined = this.#combined;
     this.forestContributions(row, offset, combined);
     if (others.length > 0) {
       let shares = 1;
@@ -294,7 +308,8 @@ export class WindowExplainer {
         weight: weights[j]!,
       });
     }
-    const byBase = new Float64Array(this.#baseNames.length);
+    const byBase = this.#byBase;
+    byBase.fill(0);
     for (let j = 0; j < weights.length; j++) {
       const b = this.#baseOf[j]!;
       byBase[b] = byBase[b]! + weights[j]!;

@@ -46,12 +46,17 @@ function votingContributions(
   const detection = model.detection;
   if (!detection || (!detection.mahalanobis && !detection.fusion?.ecodVotes)) return undefined;
   const scorer = new WindowScorer(model);
+  // One buffer per detector, rewritten for every window: the explainer reads the contributions
+  // before it asks for the next window's.
+  const width = model.forest.featureCount;
+  const correlationOut = new Float64Array(width);
+  const tailsOut = new Float64Array(width);
   return (row, offset) => {
     const others: DimensionContributions[] = [];
-    const correlation = scorer.correlationContributions(row, offset);
+    const correlation = scorer.correlationContributions(row, offset, correlationOut);
     if (correlation) others.push({ weights: correlation });
     if (detection.fusion?.ecodVotes) {
-      const tails = scorer.dimensionContributions(row, offset);
+      const tails = scorer.dimensionContributions(row, offset, tailsOut);
       if (tails) others.push({ weights: tails });
     }
     return others;

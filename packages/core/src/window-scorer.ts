@@ -111,11 +111,16 @@ export class WindowScorer {
   /**
    * ECOD's per-dimension contributions for one window vector (as the aggregator emits it, at
    * `offset`): each dimension's `-log` tail probability in the aggregation that set the score;
-   * they sum to the window's ECOD score. Null when the model has no ECOD (format 1 models).
+   * they sum to the window's ECOD score; written into `out` when given. Null when the model has
+   * no ECOD (format 1 models).
    */
-  dimensionContributions(window: Float64Array, offset = 0): Float64Array | null {
+  dimensionContributions(
+    window: Float64Array,
+    offset = 0,
+    out?: Float64Array,
+  ): Float64Array | null {
     if (!this.#ecod) return null;
-    const terms = new Float64Array(this.#width);
+    const terms = out ?? new Float64Array(this.#width);
     this.#ecod.score(window, offset, terms);
     return terms;
   }
@@ -154,10 +159,16 @@ export class WindowScorer {
 
   /**
    * The Mahalanobis detector's per-dimension shares of its distance for one window vector (they
-   * sum to the distance; see `mahalanobisContributions`). Null when the model has none.
+   * sum to the distance; see `mahalanobisContributions`), written into `out` when given. Null
+   * when the model has none.
    */
-  correlationContributions(window: Float64Array, offset = 0): Float64Array | null {
-    return this.#mahalanobis ? mahalanobisContributions(this.#mahalanobis, window, offset) : null;
+  correlationContributions(
+    window: Float64Array,
+    offset = 0,
+    out?: Float64Array,
+  ): Float64Array | null {
+    if (!this.#mahalanobis) return null;
+    return mahalanobisContributions(this.#mahalanobis, window, offset, out, this.#scratch);
   }
 
   /** Replaces the forest's decisions by the fused ones; returns each detector's scores. */
