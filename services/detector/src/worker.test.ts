@@ -217,6 +217,39 @@ describe("DetectorWorker", () => {
     }
   });
 
+  it("scores a read's entries in stream order, and their results follow in that order", async () => {
+    const keys = freshKeys();
+    await publishModel(admin, keys, defaultModel);
+    // 80 entries of one window, all queued before the detector starts: every read returns a
+    // full batch, whose entries are scored while the one before is committed.
+    const upload = prepareUpload("order", defaultModel, SYN_FLOWS, 1);
+    await queueUpload(admin, keys, upload);
+    const { scoreFlowEntry } = await import("@floodwatch/core");
+    const scoredOrder: number[] = [];
+    const detector = await startTestDetector(
+      server.url,
+      keys,
+      "order-1",
+      { readCount: 8 },
+      {
+        score: (entry, model, options) => {
+          scoredOrder.push(entry.meta.firstWindow);
+          return scoreFlowEntry(entry, model, options);
+        },
+      },
+    );
+    try {
+      await waitForState(keys, "order", "done");
+      const inOrder = Array.from({ length: upload.windows }, (_, i) => i);
+      expect(scoredOrder).toEqual(inOrder);
+      expect((await readResults(admin, keys)).map((r) => r.window)).toEqual(inOrder);
+      await expectExactlyOnce(keys, upload);
+      expect(Number((await counters(keys)).windowsScored)).toBe(upload.windows);
+    } finally {
+      await detector.stop();
+    }
+  });
+
   it("dead-letters undecodable entries and entries for an unknown model, and still finishes the upload", async () => {
     const keys = freshKeys();
     await publishModel(admin, keys, defaultModel);

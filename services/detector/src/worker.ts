@@ -17,9 +17,11 @@ import {
   decodeFlowEntry,
   encodeResultEntry,
   scoreFlowEntry,
+  type EntryTally,
   type ExplainMode,
   type FlowEntry,
   type RedisKeys,
+  type ResultEntryFields,
 } from "@floodwatch/core";
 import {
   UnknownModelError,
@@ -140,6 +142,17 @@ function identifyEntry(entry: RawStreamEntry): { uploadId: string | null; window
   }
 }
 
+/** An entry scored and encoded, ready for its commit. */
+interface ScoredRawEntry {
+  raw: RawStreamEntry;
+  deliveries: number;
+  entry: FlowEntry;
+  tally: EntryTally;
+  results: ResultEntryFields;
+  /** When it was scored (ms since epoch): the results' `scoredAt`, the commit's clock. */
+  at: number;
+}
+
 /** A consumer of the flows stream; see the module comment. */
 export class DetectorWorker {
   readonly #redis: Redis;
@@ -148,7 +161,7 @@ export class DetectorWorker {
   readonly #log: Logger;
   readonly #metrics: DetectorMetrics;
   readonly #options: Required<DetectorWorkerOptions>;
-  readonly #score: typeof scoreFlowEntry;
+  readonly #scoreEntry: typeof scoreFlowEntry;
   readonly #now: () => number;
   readonly #models: ModelStore;
   readonly #follower: ModelFollower;
@@ -179,7 +192,7 @@ export class DetectorWorker {
       explain: "anomalies",
       ...deps.options,
     };
-    this.#score = deps.score ?? scoreFlowEntry;
+    this.#scoreEntry = deps.score ?? scoreFlowEntry;
     this.#now = deps.now ?? Date.now;
     this.#models = new ModelStore(deps.redis, deps.keys);
     this.#follower = new ModelFollower({
@@ -313,11 +326,18 @@ export class DetectorWorker {
           nextRecoveryAt = this.#now() + recoveryEveryMs;
         }
         const blockMs = Math.max(1, Math.min(this.#options.blockMs, nextRecoveryAt - this.#now()));
+        // Each entry is a fresh delivery; and once read, an entry is finished even when closing,
+        // so a clean stop leaves nothing pending. While Redis runs one entry's commit, the next
+        // entry is scored: the commit's round trip (as long as the scoring itself at stride 50,
+        // Redis being busy with ingest's entries) no longer idles the detector. Commits still go
+        // out one at a time, in stream order.
+        let committing: Promise<void> | undefined;
         for (const entry of await this.#readNew(blockMs)) {
-          // A fresh delivery; and once read, an entry is finished even when closing, so a
-          // clean stop leaves nothing pending.
-          await this.#handle(entry, 1);
+          const scored = await this.#score(entry, 1);
+          await committing;
+          committing = scored && this.#commit(scored);
         }
+        await committing;
         backoffMs = 0;
       } catch (error) {
         if (this.#closing) break;
@@ -438,6 +458,15 @@ export class DetectorWorker {
    * `claimIdleMs` until `maxDeliveries` runs out.
    */
   async #handle(raw: RawStreamEntry, deliveries: number): Promise<void> {
+    const scored = await this.#score(raw, deliveries);
+    if (scored) await this.#commit(scored);
+  }
+
+  /**
+   * Decodes and scores one entry and encodes its results: the commit to make, or undefined when
+   * the entry was dead-lettered or failed (logged; it stays pending). Never throws.
+   */
+  async #score(raw: RawStreamEntry, deliveries: number): Promise<ScoredRawEntry | undefined> {
     try {
       let entry: FlowEntry;
       try {
@@ -451,7 +480,7 @@ export class DetectorWorker {
       } catch (error) {
         if (!(error instanceof FlowEntryError)) throw error;
         await this.#deadLetter(raw, `undecodable entry: ${error.message}`, deliveries, null);
-        return;
+        return undefined;
       }
       let loaded;
       try {
@@ -460,24 +489,33 @@ export class DetectorWorker {
         if (!(error instanceof UnknownModelError) && !(error instanceof ModelFileError))
           throw error;
         await this.#deadLetter(raw, error.message, deliveries, entry);
-        return;
+        return undefined;
       }
       const at = this.#now();
-      let scored;
-      let results;
       try {
-        scored = this.#score(entry, loaded.model, {
+        const scored = this.#scoreEntry(entry, loaded.model, {
           scorer: loaded.scorer,
           now: at,
           explain: this.#options.explain,
         });
         // The one place a result is validated and encoded: the API relays this text as it is.
-        results = encodeResultEntry(scored.results);
+        const results = encodeResultEntry(scored.results);
+        return { raw, deliveries, entry, tally: scored.tally, results, at };
       } catch (error) {
         if (!(error instanceof FlowEntryError) && !(error instanceof ResultEntryError)) throw error;
         await this.#deadLetter(raw, error.message, deliveries, entry);
-        return;
+        return undefined;
       }
+    } catch (error) {
+      this.#failed(raw, deliveries, error);
+      return undefined;
+    }
+  }
+
+  /** Commits a scored entry (see `commitScoredEntry`). Never throws: a failure is logged. */
+  async #commit(scored: ScoredRawEntry): Promise<void> {
+    const { raw, entry, tally, results, at } = scored;
+    try {
       const counted = await commitScoredEntry(
         this.#redis,
         this.#keys,
@@ -486,14 +524,14 @@ export class DetectorWorker {
           uploadId: entry.meta.uploadId,
           labelled: entry.meta.labelled,
           results,
-          tally: scored.tally,
+          tally,
           at,
         },
         { resultsMaxLength: this.#options.resultsMaxLength },
       );
       if (counted) {
-        this.#metrics.windowsScored.inc(scored.tally.windows);
-        this.#metrics.anomalies.inc(scored.tally.anomalies);
+        this.#metrics.windowsScored.inc(tally.windows);
+        this.#metrics.anomalies.inc(tally.anomalies);
         this.#metrics.processingLatency.observe(
           Math.max(0, this.#now() - entry.meta.receivedAt) / 1000,
         );
@@ -501,11 +539,15 @@ export class DetectorWorker {
         this.#log.debug({ entry: raw.id }, "entry already acknowledged; nothing counted");
       }
     } catch (error) {
-      this.#log.warn(
-        { entry: raw.id, deliveries, err: errorMessage(error) },
-        "entry failed; left pending for a retry",
-      );
+      this.#failed(raw, scored.deliveries, error);
     }
+  }
+
+  #failed(raw: RawStreamEntry, deliveries: number, error: unknown): void {
+    this.#log.warn(
+      { entry: raw.id, deliveries, err: errorMessage(error) },
+      "entry failed; left pending for a retry",
+    );
   }
 
   async #deadLetter(
