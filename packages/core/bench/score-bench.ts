@@ -3,7 +3,7 @@
  * at stride 50 and stride 1, plus the parser alone and csv-parse for comparison, and peak RSS.
  * At stride 50 also the same flows with their who/when columns unread (what context costs) and
  * with anomalous windows explained (what `floodwatch score` does by default), each the faster of
- * two runs.
+ * two runs, and the explainer alone on the first 5,000 windows (CPU per window, best of five).
  *
  *   pnpm bench:core [--flows 1000000] [--strides 50,1]
  */
@@ -112,6 +112,39 @@ async function benchScore(
   };
 }
 
+/** Windows {@link benchExplain} explains per round. */
+const EXPLAIN_WINDOWS = 5_000;
+
+/**
+ * CPU time of `WindowExplainer.explain` alone, per window, best of five rounds over the first
+ * {@link EXPLAIN_WINDOWS} windows of the corpus: the explanation's own cost, without the noise of
+ * subtracting two whole-run throughputs.
+ */
+async function benchExplain(model: FloodwatchModel): Promise<{ micros: number; windows: number }> {
+  const rows: Float64Array[] = [];
+  let width = 0;
+  let windows = 0;
+  const enough = EXPLAIN_WINDOWS * model.window.stride + model.window.size;
+  await scoreFlowCsv(repeatCorpus(corpus, Math.min(requestedFlows, enough)), model, (scored) => {
+    const take = Math.min(scored.windows.count, EXPLAIN_WINDOWS - windows);
+    if (take <= 0) return;
+    width = scored.windows.width;
+    rows.push(scored.windows.features.slice(0, take * width));
+    windows += take;
+  });
+  const explainer = explainerFor(model);
+  let best = Infinity;
+  for (let round = 0; round < 5; round++) {
+    const started = process.cpuUsage();
+    for (const row of rows) {
+      for (let offset = 0; offset < row.length; offset += width) explainer.explain(row, offset);
+    }
+    const used = process.cpuUsage(started);
+    best = Math.min(best, (used.user + used.system) / windows);
+  }
+  return { micros: best, windows };
+}
+
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 console.log(`floodwatch core benchmark — ${corpus.description}`);
 console.log(
@@ -161,6 +194,11 @@ for (const [stride, trainStride] of [
       `  same, anomalies explained      ${fmt(explained.flowsPerSecond)} flows/s  ` +
         `(${fmt(explained.anomalies)} explanations, ` +
         `${(((explained.seconds - result.seconds) / explained.anomalies) * 1e6).toFixed(1)} µs each)`,
+    );
+    const alone = await benchExplain(model);
+    console.log(
+      `  explanation alone              ${alone.micros.toFixed(1)} µs CPU per window ` +
+        `(best of 5 over ${fmt(alone.windows)} windows)`,
     );
   }
 }

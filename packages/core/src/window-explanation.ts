@@ -214,19 +214,18 @@ export class WindowExplainer {
    */
   forestContributions(row: Float64Array, offset: number, out: Float64Array): void {
     out.fill(0);
-    let positive = this.#walk(row, offset, out, false);
     // Rare (an ordinary window explained on request): no tree isolates it faster than average,
     // so the same walk again, each tree weighted by 1/h_t. A second walk only then keeps the
     // common case to one accumulation per split.
-    if (!(positive > 0)) positive = this.#walk(row, offset, out, true);
+    if (!(this.#walk(row, offset, out, false) > 0)) this.#walk(row, offset, out, true);
     let sum = 0;
     for (let j = 0; j < out.length; j++) sum += out[j]!;
     for (let j = 0; j < out.length; j++) out[j] = sum > 0 ? out[j]! / sum : 0;
   }
 
   /**
-   * Adds every tree's split shares into `out`: weighted by `w_t` over the trees with `w_t > 0`
-   * (returns the sum of those weights), or with `byDepth` by `1/h_t` over all trees (returns 1).
+   * Adds every tree's split shares into `out`: weighted by `w_t` over the trees with `w_t > 0`,
+   * returning the sum of those weights; or with `byDepth` by `1/h_t` over all trees (returns 0).
    */
   #walk(row: Float64Array, offset: number, out: Float64Array, byDepth: boolean): number {
     const forest = this.#forest;
@@ -254,9 +253,9 @@ export class WindowExplainer {
         const f = feature[here]!;
         out[f] = out[f]! + (byDepth ? share / h : share * weight);
       }
-      positive += byDepth ? 0 : weight;
+      if (!byDepth) positive += weight;
     }
-    return byDepth ? 1 : positive;
+    return positive;
   }
 
   /**
